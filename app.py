@@ -1,0 +1,190 @@
+"""The e-CRM HTTP API (Chalice): storefront and admin routes. Thin: parse -> call one service -> respond.
+
+Authorisation happens in API Gateway (template.yaml): customer routes use the Cognito authorizer and read the
+verified claims from the request context; admin routes use AWS_IAM. Nothing here trusts a customer id
+from the body or the query string.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from chalice.app import Chalice, Request, Response
+
+from ecrm.customers.identity import Customer, from_claims
+from ecrm.platform.errors import AppError, BadRequest, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
+from ecrm.platform.observability import logger, metrics, set_correlation_id
+
+app = Chalice(app_name="ecrm")
+app.log.setLevel("WARNING")  # Powertools Logger does the logging; Chalice's own logger stays quiet.
+
+MAX_JSON_BODY = 64 * 1024
+PROBLEM = "application/problem+json"
+_CORRELATION = re.compile(r"[A-Za-z0-9._:-]{8,64}")
+
+
+# ------------------------------------------------------------------ cross-cutting
+@app.middleware("http")
+def problems_and_correlation(event: Request, get_response: Any) -> Response:
+    """Correlation id on every log line and response; AppError -> RFC 9457 problem+json; never a bare 500."""
+    ctx = event.context or {}
+    header = (event.headers or {}).get("x-correlation-id", "")
+    correlation_id = header if _CORRELATION.fullmatch(header or "") else ctx.get("requestId", "")
+    set_correlation_id(correlation_id)
+    try:
+        response = get_response(event)
+    except AppError as err:
+        if err.status >= 500:
+            logger.exception("server error")
+        response = _problem(err, event.path)
+    except Exception:
+        logger.exception("unhandled error")
+        response = Response(body=json.dumps({"type": "about:blank", "title": "Internal error", "status": 500,
+                                             "detail": "something went wrong on our side; it has been logged"}),
+                            status_code=500, headers={"Content-Type": PROBLEM})
+    if 400 <= response.status_code < 500 and response.headers.get("Content-Type") != PROBLEM:
+        response = _chalice_error_as_problem(response, event.path)
+    response.headers["X-Correlation-Id"] = correlation_id
+    metrics.flush_metrics()
+    return response
+
+
+def _problem(err: AppError, path: str) -> Response:
+    return Response(body=json.dumps(err.to_problem(instance=path), ensure_ascii=False), status_code=err.status,
+                    headers={"Content-Type": PROBLEM})
+
+
+def _chalice_error_as_problem(response: Response, path: str) -> Response:
+    # Chalice's own 4xx (unknown content type, bad JSON it parsed) in the same problem shape as ours.
+    try:
+        detail = json.loads(response.body).get("Message", "")
+    except (TypeError, ValueError, AttributeError):
+        detail = str(response.body)[:200]
+    err = AppError(detail or "request rejected")
+    err.status = response.status_code
+    err.title = {404: "Not found", 405: "Method not allowed", 415: "Unsupported media type"}.get(
+        response.status_code, "Bad request")
+    return _problem(err, path)
+
+
+def body() -> Any:
+    """The request's JSON body, with clear 4xx answers for everything that is not a JSON document."""
+    request = app.current_request
+    raw = request.raw_body or b""
+    if len(raw) > MAX_JSON_BODY:
+        raise PayloadTooLarge(f"body exceeds {MAX_JSON_BODY} bytes", field="body")
+    ctype = (request.headers.get("content-type") or "application/json").split(";")[0].strip().lower()
+    if ctype != "application/json":
+        raise UnsupportedMediaType("send application/json", field="Content-Type")
+    if not raw:
+        raise BadRequest("body is required", field="body")
+    try:
+        return json.loads(raw)
+    except UnicodeDecodeError as err:
+        raise BadRequest("body must be UTF-8 JSON", field="body") from err
+    except ValueError as err:
+        raise BadRequest(f"body is not valid JSON: {err}", field="body") from err
+
+
+def customer() -> Customer:
+    """The calling customer from the verified token claims."""
+    return from_claims((app.current_request.context.get("authorizer") or {}).get("claims"))
+
+
+def admin_actor() -> str:
+    """Who made an admin call (the IAM principal API Gateway verified)."""
+    identity = app.current_request.context.get("identity") or {}
+    return str(identity.get("userArn") or identity.get("caller") or "iam")
+
+
+def correlation_id() -> str:
+    """This request's correlation id (carried into items and from there into stream and queue messages)."""
+    return str(logger.get_correlation_id() or "")
+
+
+def query_int(name: str, default: int) -> int:
+    """An integer query parameter."""
+    raw = (app.current_request.query_params or {}).get(name)
+    if raw is None:
+        return default
+    if not re.fullmatch(r"\d{1,6}", raw):
+        raise ValidationFailed("must be a positive integer", field=name)
+    return int(raw)
+
+
+def query_str(name: str) -> str | None:
+    """A string query parameter (or None)."""
+    return (app.current_request.query_params or {}).get(name)
+
+
+# ------------------------------------------------------------------ orders
+@app.route("/orders", methods=["POST"])
+def place_guest_order() -> Response:
+    """A guest places an order (members use POST /me/orders with their token)."""
+    return _place_order(None)
+
+
+@app.route("/me/orders", methods=["POST"])
+def place_member_order() -> Response:
+    """A signed-in member places an order."""
+    return _place_order(customer())
+
+
+def _place_order(member: Customer | None) -> Response:
+    from ecrm.orders import api
+
+    result, location = api.place(body(), member, app.current_request.headers.get("idempotency-key"),
+                                 correlation_id())
+    return created(result, location)
+
+
+def created(result: dict[str, Any], location: str) -> Response:
+    """201 with a Location header."""
+    return Response(body=json.dumps(result, ensure_ascii=False), status_code=201,
+                    headers={"Content-Type": "application/json", "Location": location})
+
+
+@app.route("/me/orders", methods=["GET"])
+def my_orders() -> dict[str, Any]:
+    """The member's orders, newest first, paged."""
+    from ecrm.orders import service
+
+    return service.list_for_customer(customer(), query_int("limit", 20), query_str("cursor"))
+
+
+@app.route("/orders/{order_id}", methods=["GET"])
+def get_order(order_id: str) -> dict[str, Any]:
+    """One of the member's orders with its timeline."""
+    from ecrm.orders import service
+
+    return service.get_for_customer(order_id, customer())
+
+
+@app.route("/track/{token}", methods=["GET"])
+def track_order(token: str) -> dict[str, Any]:
+    """Guest tracking through the signed link from the confirmation email."""
+    from ecrm.orders import service
+
+    return service.track(token)
+
+
+@app.route("/admin/orders/{order_id}/status", methods=["POST"])
+def change_order_status(order_id: str) -> dict[str, Any]:
+    """Staff change an order's status (IAM-authorised)."""
+    from ecrm.orders import service
+
+    return service.admin_change_status(order_id, body(), admin_actor(), correlation_id())
+
+
+@app.route("/carrier-events", methods=["POST"])
+def carrier_event() -> dict[str, Any]:
+    """A carrier (or tracking aggregator) reports a checkpoint; HMAC-signed."""
+    from ecrm.orders import carriers, service
+
+    request = app.current_request
+    raw = request.raw_body or b""
+    if len(raw) > MAX_JSON_BODY:
+        raise PayloadTooLarge(f"body exceeds {MAX_JSON_BODY} bytes", field="body")
+    return service.carrier_event(raw, request.headers.get(carriers.SIGNATURE_HEADER.lower()), correlation_id())

@@ -1,0 +1,29 @@
+"""Email queue -> SES. One message failing (SES throttling, a poison body) does not hold back the batch."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+
+from ecrm.mail import sender
+from ecrm.mail.outbound import OutboundEmail
+from ecrm.platform.observability import capture_lambda_handler, logger, metrics
+
+processor = BatchProcessor(event_type=EventType.SQS)
+
+
+def record_handler(record: Any) -> None:
+    """Send one queued email."""
+    attrs = record.raw_event.get("messageAttributes") or {}
+    logger.set_correlation_id((attrs.get("correlation_id") or {}).get("stringValue"))
+    sender.deliver(OutboundEmail.from_json(record.body))
+
+
+@capture_lambda_handler
+@metrics.log_metrics
+@logger.inject_lambda_context
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Lambda entry point."""
+    return process_partial_response(event=event, record_handler=record_handler, processor=processor,
+                                    context=context)

@@ -1,0 +1,93 @@
+"""Stream router: turns one table change into the work it implies (emails, loyalty events, timeline
+entries for console edits). Pure decisions per item type live with their context; this module only
+dispatches and performs.
+
+Retries are safe by construction: every email carries a dedupe key the sender honours, every queue
+message a source key its consumer applies once, every write a condition.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ecrm.mail.outbound import OutboundEmail, enqueue
+from ecrm.platform import ddb
+
+
+@dataclass
+class Change:
+    """One stream record, deserialised."""
+
+    event_name: str  # INSERT | MODIFY | REMOVE
+    new: dict[str, Any] | None
+    old: dict[str, Any] | None
+    sequence_number: str
+
+    @property
+    def item(self) -> dict[str, Any]:
+        """The item as it is now (or was, for a removal)."""
+        return self.new or self.old or {}
+
+    @property
+    def correlation_id(self) -> str | None:
+        """The correlation id the writing request stored on the item."""
+        return self.item.get("correlation_id")
+
+
+@dataclass
+class Work:
+    """What a change implies."""
+
+    emails: list[OutboundEmail] = field(default_factory=list)
+    messages: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # queue env var -> bodies
+    writes: list[Callable[[], Any]] = field(default_factory=list)
+
+    def extend(self, other: Work) -> None:
+        """Merge another change's work into this one."""
+        self.emails += other.emails
+        for queue, bodies in other.messages.items():
+            self.messages.setdefault(queue, []).extend(bodies)
+        self.writes += other.writes
+
+
+def change_from_record(record: dict[str, Any]) -> Change:
+    """A raw DynamoDB stream record -> Change."""
+    data = record["dynamodb"]
+    return Change(event_name=record["eventName"], new=ddb.from_item(data.get("NewImage")),
+                  old=ddb.from_item(data.get("OldImage")), sequence_number=str(data.get("SequenceNumber", "")))
+
+
+def _routes() -> dict[str, Callable[[Change], Work]]:
+    from ecrm.orders import notifications
+
+    return {"ORDER": notifications.on_order_change}
+
+
+def route(change: Change) -> Work:
+    """The work one change implies (empty for item types nobody reacts to)."""
+    handler = _routes().get(str(change.item.get("type", "")))
+    return handler(change) if handler else Work()
+
+
+def perform(work: Work) -> None:
+    """Do the work: writes first (idempotent), then queue messages."""
+    for write in work.writes:
+        write()
+    if work.emails:
+        enqueue(work.emails)
+    if work.messages:
+        import json
+
+        from ecrm.platform import aws
+        from ecrm.platform.settings import env
+
+        for queue_env, bodies in work.messages.items():
+            url = env(queue_env)
+            for start in range(0, len(bodies), 10):
+                entries = [{"Id": str(i), "MessageBody": json.dumps(b, separators=(",", ":"))}
+                           for i, b in enumerate(bodies[start:start + 10])]
+                resp = aws.sqs().send_message_batch(QueueUrl=url, Entries=entries)
+                if resp.get("Failed"):
+                    raise RuntimeError(f"{queue_env} refused {len(resp['Failed'])} message(s)")
