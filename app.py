@@ -7,6 +7,7 @@ from the body or the query string.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from typing import Any
@@ -27,28 +28,44 @@ _CORRELATION = re.compile(r"[A-Za-z0-9._:-]{8,64}")
 
 # ------------------------------------------------------------------ cross-cutting
 @app.middleware("http")
-def problems_and_correlation(event: Request, get_response: Any) -> Response:
-    """Correlation id on every log line and response; AppError -> RFC 9457 problem+json; never a bare 500."""
+def correlation(event: Request, get_response: Any) -> Response:
+    """Correlation id on every log line and response; Chalice's own 4xx in problem+json too."""
     ctx = event.context or {}
     header = (event.headers or {}).get("x-correlation-id", "")
     correlation_id = header if _CORRELATION.fullmatch(header or "") else ctx.get("requestId", "")
     set_correlation_id(correlation_id)
-    try:
-        response = get_response(event)
-    except AppError as err:
-        if err.status >= 500:
-            logger.exception("server error")
-        response = _problem(err, event.path)
-    except Exception:
-        logger.exception("unhandled error")
-        response = Response(body=json.dumps({"type": "about:blank", "title": "Internal error", "status": 500,
-                                             "detail": "something went wrong on our side; it has been logged"}),
-                            status_code=500, headers={"Content-Type": PROBLEM})
+    response = get_response(event)
     if 400 <= response.status_code < 500 and response.headers.get("Content-Type") != PROBLEM:
         response = _chalice_error_as_problem(response, event.path)
     response.headers["X-Correlation-Id"] = correlation_id
     metrics.flush_metrics()
     return response
+
+
+def route(path: str, methods: list[str]) -> Any:
+    """`app.route` whose view answers AppError with RFC 9457 problem+json and never leaks a bare 500.
+
+    Chalice turns exceptions into responses before middleware sees them, hence a decorator per view.
+    """
+
+    def decorate(view: Any) -> Any:
+        @functools.wraps(view)
+        def guarded(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return view(*args, **kwargs)
+            except AppError as err:
+                if err.status >= 500:
+                    logger.exception("server error")
+                return _problem(err, app.current_request.path)
+            except Exception:
+                logger.exception("unhandled error")
+                return Response(body=json.dumps({"type": "about:blank", "title": "Internal error", "status": 500,
+                                                 "detail": "something went wrong on our side; it has been logged"}),
+                                status_code=500, headers={"Content-Type": PROBLEM})
+
+        return app.route(path, methods=methods)(guarded)
+
+    return decorate
 
 
 def _problem(err: AppError, path: str) -> Response:
@@ -120,13 +137,13 @@ def query_str(name: str) -> str | None:
 
 
 # ------------------------------------------------------------------ orders
-@app.route("/orders", methods=["POST"])
+@route("/orders", methods=["POST"])
 def place_guest_order() -> Response:
     """A guest places an order (members use POST /me/orders with their token)."""
     return _place_order(None)
 
 
-@app.route("/me/orders", methods=["POST"])
+@route("/me/orders", methods=["POST"])
 def place_member_order() -> Response:
     """A signed-in member places an order."""
     return _place_order(customer())
@@ -146,7 +163,7 @@ def created(result: dict[str, Any], location: str) -> Response:
                     headers={"Content-Type": "application/json", "Location": location})
 
 
-@app.route("/me/orders", methods=["GET"])
+@route("/me/orders", methods=["GET"])
 def my_orders() -> dict[str, Any]:
     """The member's orders, newest first, paged."""
     from ecrm.orders import service
@@ -154,7 +171,7 @@ def my_orders() -> dict[str, Any]:
     return service.list_for_customer(customer(), query_int("limit", 20), query_str("cursor"))
 
 
-@app.route("/orders/{order_id}", methods=["GET"])
+@route("/orders/{order_id}", methods=["GET"])
 def get_order(order_id: str) -> dict[str, Any]:
     """One of the member's orders with its timeline."""
     from ecrm.orders import service
@@ -162,7 +179,7 @@ def get_order(order_id: str) -> dict[str, Any]:
     return service.get_for_customer(order_id, customer())
 
 
-@app.route("/track/{token}", methods=["GET"])
+@route("/track/{token}", methods=["GET"])
 def track_order(token: str) -> dict[str, Any]:
     """Guest tracking through the signed link from the confirmation email."""
     from ecrm.orders import service
@@ -170,7 +187,7 @@ def track_order(token: str) -> dict[str, Any]:
     return service.track(token)
 
 
-@app.route("/admin/orders/{order_id}/status", methods=["POST"])
+@route("/admin/orders/{order_id}/status", methods=["POST"])
 def change_order_status(order_id: str) -> dict[str, Any]:
     """Staff change an order's status (IAM-authorised)."""
     from ecrm.orders import service
@@ -178,7 +195,7 @@ def change_order_status(order_id: str) -> dict[str, Any]:
     return service.admin_change_status(order_id, body(), admin_actor(), correlation_id())
 
 
-@app.route("/carrier-events", methods=["POST"])
+@route("/carrier-events", methods=["POST"])
 def carrier_event() -> dict[str, Any]:
     """A carrier (or tracking aggregator) reports a checkpoint; HMAC-signed."""
     from ecrm.orders import carriers, service

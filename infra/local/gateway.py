@@ -29,7 +29,7 @@ class Route:
 
     def __init__(self, path: str, method: str, authorizer: str) -> None:
         self.path, self.method, self.authorizer = path, method.upper(), authorizer
-        pattern = re.sub(r"\\\{([A-Za-z0-9_]+)\\\+?\\\}", r"(?P<\1>[^/]+)", re.escape(path))
+        pattern = re.sub(r"\\\{([A-Za-z0-9_]+)(?:\\\+)?\\\}", r"(?P<\1>[^/]+)", re.escape(path))
         self.regex = re.compile(f"^{pattern}$")
 
 

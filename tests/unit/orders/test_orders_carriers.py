@@ -5,12 +5,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
-from hypothesis import assume, given
-from hypothesis import strategies as st
-
 from ecrm.orders import lifecycle
 from ecrm.orders.carriers import (
     KNOWN_TAGS,
@@ -23,6 +20,8 @@ from ecrm.orders.carriers import (
     sign,
     verify_signature,
 )
+from hypothesis import assume, given
+from hypothesis import strategies as st
 
 NOW = datetime(2026, 11, 26, 12, 0, 0, tzinfo=UTC)
 SECRET = b"whsec-test-0123456789abcdef"
@@ -266,7 +265,7 @@ def test_free_text_is_folded_and_capped_not_rejected() -> None:
 def test_offsets_are_normalised_to_utc() -> None:
     event = parse_carrier_event({**EXAMPLE, "occurred_at": "2026-11-26T23:30:00-05:00"})
     assert event.occurred_at == datetime(2026, 11, 27, 4, 30, tzinfo=UTC)
-    assert event.occurred_at.tzinfo == timezone.utc
+    assert event.occurred_at.tzinfo is UTC
 
 
 json_values = st.recursive(
