@@ -79,7 +79,7 @@ def _chalice_error_as_problem(response: Response, path: str) -> Response:
         detail = json.loads(response.body).get("Message", "")
     except (TypeError, ValueError, AttributeError):
         detail = str(response.body)[:200]
-    err = AppError(detail or "request rejected")
+    err = AppError(detail or "request rejected", field="Content-Type" if response.status_code == 415 else None)
     err.status = response.status_code
     err.title = {404: "Not found", 405: "Method not allowed", 415: "Unsupported media type"}.get(
         response.status_code, "Bad request")

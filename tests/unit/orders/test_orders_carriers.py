@@ -224,6 +224,9 @@ def test_minimal_event_and_normalisation() -> None:
         ({"occurred_at": "yesterday"}, "occurred_at"),
         ({"occurred_at": "2026-11-26T08:14:00"}, "occurred_at"),
         ({"occurred_at": 1764158400}, "occurred_at"),
+        ({"occurred_at": "0001-01-01T00:00:00+01:00"}, "occurred_at"),
+        ({"occurred_at": "1999-12-31T23:59:59Z"}, "occurred_at"),
+        ({"occurred_at": "2026-11-26"}, "occurred_at"),
         ({"location": ["Berlin"]}, "location"),
         ({"message": {"text": "x"}}, "message"),
     ],
@@ -260,6 +263,19 @@ def test_free_text_is_folded_and_capped_not_rejected() -> None:
     event = parse_carrier_event({**EXAMPLE, "message": "line one\r\nBcc: x\tend\x00", "location": "x" * 500})
     assert event.description == "line one Bcc: x end"
     assert event.location is not None and len(event.location) == 200 and event.location.endswith("…")
+
+
+@given(st.datetimes(timezones=st.timezones()) | st.datetimes())
+def test_any_timestamp_parses_to_utc_or_is_refused(moment: datetime) -> None:
+    try:
+        event = parse_carrier_event({**EXAMPLE, "occurred_at": moment.isoformat()})
+    except CarrierEventError as err:
+        assert err.field == "occurred_at"
+    else:
+        assert event.occurred_at.tzinfo is UTC
+        # Compare with the fixed offset that was sent (zoneinfo times in a DST gap compare differently).
+        assert event.occurred_at == datetime.fromisoformat(moment.isoformat())
+        assert event.to_dict()["occurred_at"].endswith("Z")
 
 
 def test_offsets_are_normalised_to_utc() -> None:

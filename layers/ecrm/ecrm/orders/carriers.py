@@ -76,6 +76,7 @@ _TRACKING = re.compile(r"[A-Z0-9-]{4,64}")
 _MAX_LOCATION = 200
 _MAX_MESSAGE = 500
 _MAX_TIMESTAMP_CHARS = 40
+_MIN_YEAR = 2000
 
 
 class SignatureError(Unauthorized):
@@ -260,7 +261,15 @@ def _parse_occurred_at(value: str) -> datetime:
     if parsed.tzinfo is None:
         # A local time without an offset could be any of 26 hours; guessing would misorder the timeline.
         raise CarrierEventError("occurred_at", "must include a UTC offset or Z")
-    return parsed.astimezone(UTC)
+    try:
+        utc = parsed.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00 has no UTC representation
+        raise CarrierEventError("occurred_at", "is out of range") from None
+    # Parcels were not tracked by webhook before 2000; earlier years are placeholders or bugs, and
+    # 4-digit years keep the stored ISO strings sortable.
+    if utc.year < _MIN_YEAR:
+        raise CarrierEventError("occurred_at", f"must not be before {_MIN_YEAR}")
+    return utc
 
 
 def parse_carrier_event(doc: dict[str, Any]) -> CarrierEvent:
