@@ -118,27 +118,30 @@ class StreamPoller(Poller):
         self.on_failure_url = on_failure_url
         self.streams = boto3.client("dynamodbstreams")
         self.sqs = boto3.client("sqs")
-        self.iterators: dict[str, str] = {}
+        self.last_sequence: dict[str, str] = {}
+        self.shard_of: dict[str, str] = {}
         self.pending: list[dict[str, Any]] = []
         self.attempts = 0
 
-    def _refresh_shards(self) -> None:
-        desc = self.streams.describe_stream(StreamArn=self.stream_arn)["StreamDescription"]
-        for shard in desc["Shards"]:
-            sid = shard["ShardId"]
-            if sid not in self.iterators:
-                self.iterators[sid] = self.streams.get_shard_iterator(
-                    StreamArn=self.stream_arn, ShardId=sid, ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+    def _fresh_iterator(self, shard_id: str) -> str:
+        # A fresh iterator on every poll: moto replaces a table's stream shard object when it rolls back a
+        # cancelled transaction, and an old iterator would then never see another record.
+        last = self.last_sequence.get(shard_id)
+        kwargs = ({"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": last} if last
+                  else {"ShardIteratorType": "TRIM_HORIZON"})
+        return self.streams.get_shard_iterator(StreamArn=self.stream_arn, ShardId=shard_id, **kwargs)["ShardIterator"]
 
     def poll_once(self) -> bool:
         if not self.pending:
-            self._refresh_shards()
-            for sid, iterator in list(self.iterators.items()):
-                resp = self.streams.get_records(ShardIterator=iterator, Limit=self.batch_size)
-                self.iterators[sid] = resp.get("NextShardIterator") or iterator
+            desc = self.streams.describe_stream(StreamArn=self.stream_arn)["StreamDescription"]
+            for shard in desc["Shards"]:
+                sid = shard["ShardId"]
+                resp = self.streams.get_records(ShardIterator=self._fresh_iterator(sid), Limit=self.batch_size)
                 for r in resp.get("Records", []):
                     r["eventSourceARN"] = self.stream_arn
                     self.pending.append(r)
+                    self.last_sequence[sid] = r["dynamodb"]["SequenceNumber"]
+                    self.shard_of[r["dynamodb"]["SequenceNumber"]] = sid
             self.attempts = 0
         if not self.pending:
             return False
@@ -177,7 +180,7 @@ class StreamPoller(Poller):
         body = {
             "requestContext": {"condition": "RetryAttemptsExhausted", "approximateInvokeCount": self.max_retries + 1,
                                "functionArn": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{self.fn.spec.logical_id}"},
-            "DDBStreamBatchInfo": {"shardId": next(iter(self.iterators), ""), "startSequenceNumber": seq,
+            "DDBStreamBatchInfo": {"shardId": self.shard_of.get(seq, ""), "startSequenceNumber": seq,
                                    "endSequenceNumber": seq, "batchSize": 1, "streamArn": self.stream_arn},
         }
         self.sqs.send_message(QueueUrl=self.on_failure_url, MessageBody=json.dumps(body))

@@ -8,6 +8,9 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
+
 from ecrm.orders import lifecycle
 from ecrm.orders.carriers import (
     KNOWN_TAGS,
@@ -20,8 +23,6 @@ from ecrm.orders.carriers import (
     sign,
     verify_signature,
 )
-from hypothesis import assume, given
-from hypothesis import strategies as st
 
 NOW = datetime(2026, 11, 26, 12, 0, 0, tzinfo=UTC)
 SECRET = b"whsec-test-0123456789abcdef"

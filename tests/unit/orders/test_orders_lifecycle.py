@@ -6,6 +6,9 @@ import itertools
 from collections import deque
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
 from ecrm.orders import lifecycle
 from ecrm.orders.lifecycle import (
     NOTIFY_STATUSES,
@@ -18,8 +21,6 @@ from ecrm.orders.lifecycle import (
     is_terminal,
 )
 from ecrm.platform.errors import Conflict
-from hypothesis import given
-from hypothesis import strategies as st
 
 statuses = st.sampled_from(ORDER_STATUSES)
 
@@ -182,7 +183,7 @@ def test_any_sequence_of_requests_stays_in_the_graph(requests: list[str]) -> Non
 
 
 def test_notify_statuses_are_statuses_and_skip_internal_steps() -> None:
-    assert NOTIFY_STATUSES <= set(ORDER_STATUSES)
+    assert set(ORDER_STATUSES) >= NOTIFY_STATUSES
     assert {"placed", "shipped", "out_for_delivery", "delivered", "cancelled"} <= NOTIFY_STATUSES
     assert not {"paid", "packed", "in_transit"} & NOTIFY_STATUSES
     for status in ORDER_STATUSES:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import re
 
 import pytest
-from ecrm.orders.tracking_links import InvalidToken, key_id, make_token, read_token
 from hypothesis import assume, given
 from hypothesis import strategies as st
+
+from ecrm.orders.tracking_links import InvalidToken, key_id, make_token, read_token
 
 SECRET = b"tracking-secret-0123456789abcdef"
 OLD_SECRET = b"tracking-secret-old-0123456789ab"

@@ -3,12 +3,12 @@
 Every possible choice is one bit: an option of a single or multi group, "text entered" for a text group,
 and one bit per value class of a number group (values that no rule tells apart share a class, so a
 36..47 step 0.5 shoe size with one "46 and up" rule has two bits, not 23). A (partial) assignment is two
-Python ints used as bitsets: T (bits known chosen) and F (bits known not chosen). Python's arbitrary-size
+Python ints used as bitsets: on (bits known chosen) and off (bits known not chosen). Python's arbitrary-size
 ints make a set operation over hundreds of options a single C-level op, which is why this stays fast
 without any dependency.
 
 Constraints are of two shapes only:
-- cardinality, one per group: lo <= |T & group| <= hi (single/text/number: hi = 1; multi: min..max);
+- cardinality, one per group: lo <= |on & group| <= hi (single/text/number: hi = 1; multi: min..max);
 - generalised clause, from rules: a disjunction of items, each `POS(mask)` ("some bit of mask chosen")
   or `NEG(mask)` ("no bit of mask chosen"). "if A and B then C" is [NEG(A), NEG(B), POS(C)].
 
@@ -101,7 +101,8 @@ class CompiledModel:
 
         # Constraint 0..G-1 are the group cardinalities (so constraint id == group index), then clauses.
         self.cons: list[tuple] = [
-            (True, self.group_mask[gi], self.group_lo[gi], self.group_hi[gi]) for gi in range(len(self.groups))
+            (True, self.group_mask[gi], self.group_lo[gi], self.group_hi[gi])
+            for gi in range(len(self.groups))
         ]
         self.con_rule: list[int] = [-1] * len(self.groups)
         self.rule_clauses: list[tuple[int, ...]] = []
@@ -179,13 +180,16 @@ class CompiledModel:
         for bits in self.group_bits:
             masks = [1 << b for b in bits]
             self.pref_order.append(
-                tuple([m for m in masks if m & self.default_mask] + [m for m in masks if not m & self.default_mask])
+                tuple(
+                    [m for m in masks if m & self.default_mask]
+                    + [m for m in masks if not m & self.default_mask]
+                )
             )
 
         # Bits of one group that appear in exactly the same clause items are interchangeable for feasibility
         # (a symmetry of the constraint system): the engine tests one representative per class.
         self.sym_classes: list[tuple[tuple[int, ...], ...]] = []
-        for gi, bits in enumerate(self.group_bits):
+        for bits in self.group_bits:
             by_sig: dict[tuple[tuple[int, int], ...], list[int]] = {}
             for b in bits:
                 sig = tuple(
@@ -213,13 +217,15 @@ class CompiledModel:
             assert spec is not None
             lo, hi = range_indexes(spec, term.min, term.max)
             return _mask(
-                b for b, (clo, chi) in zip(self.group_bits[gi], self.number_classes[gi]) if lo <= clo and chi <= hi
+                b
+                for b, (clo, chi) in zip(self.group_bits[gi], self.number_classes[gi], strict=True)
+                if lo <= clo and chi <= hi
             )
         return self.group_mask[gi]
 
     def number_bit(self, gi: int, index: int) -> int:
         """The class bit of grid value `index` of number group `gi`."""
-        for b, (lo, hi) in zip(self.group_bits[gi], self.number_classes[gi]):
+        for b, (lo, hi) in zip(self.group_bits[gi], self.number_classes[gi], strict=True):
             if lo <= index <= hi:
                 return b
         raise IndexError(index)
@@ -255,11 +261,11 @@ class CompiledModel:
     # ----------------------------------------------------------------------------------------------
     # Propagation and search
 
-    def propagate(self, T: int, F: int, changed: int | None = None) -> tuple[int, int] | None:
-        """Unit-propagate from (T, F); None on conflict.
+    def propagate(self, on: int, off: int, changed: int | None = None) -> tuple[int, int] | None:
+        """Unit-propagate from (on, off); None on conflict.
 
         `changed` limits the first pass to constraints touching those bits; None checks every constraint
-        (required whenever T/F did not come out of an earlier propagate).
+        (required whenever on/off did not come out of an earlier propagate).
         """
         cons = self.cons
         bit_cons = self.bit_cons
@@ -276,11 +282,11 @@ class CompiledModel:
             inq[ci] = 0
             con = cons[ci]
             if con[0]:
-                M = con[1]
-                t = (T & M).bit_count()
+                gm = con[1]
+                t = (on & gm).bit_count()
                 if t > con[3]:
                     return None
-                um = M & ~(T | F)
+                um = gm & ~(on | off)
                 if not um:
                     if t < con[2]:
                         return None
@@ -289,9 +295,9 @@ class CompiledModel:
                 if t + u < con[2]:
                     return None
                 if t == con[3]:
-                    F |= um
+                    off |= um
                 elif t + u == con[2]:
-                    T |= um
+                    on |= um
                 else:
                     continue
                 new = um
@@ -301,15 +307,15 @@ class CompiledModel:
                 unk_m = 0
                 for pos, m in con[1]:
                     if pos:
-                        if T & m:
+                        if on & m:
                             break
-                        if m & ~F:
+                        if m & ~off:
                             nunk += 1
                             unk_pos, unk_m = True, m
                     else:
-                        if T & m:
+                        if on & m:
                             continue
-                        if not m & ~F:
+                        if not m & ~off:
                             break
                         nunk += 1
                         unk_pos, unk_m = False, m
@@ -318,13 +324,13 @@ class CompiledModel:
                         return None
                     if nunk > 1:
                         continue
-                    um = unk_m & ~(T | F)
+                    um = unk_m & ~(on | off)
                     if unk_pos:
                         if um & (um - 1):
                             continue  # several ways to satisfy it: nothing forced yet
-                        T |= um
+                        on |= um
                     else:
-                        F |= um
+                        off |= um
                     new = um
                     # fall through to enqueue
                     while new:
@@ -342,11 +348,11 @@ class CompiledModel:
                         inq[cj] = 1
                         queue.append(cj)
                 new ^= low
-        return T, F
+        return on, off
 
-    def _alternatives(self, gi: int, T: int, F: int, prefer: int) -> list[tuple[int, int]]:
+    def _alternatives(self, gi: int, on: int, off: int, prefer: int) -> list[tuple[int, int]]:
         """Branches for the undecided group `gi`, most promising first, as (bits to set, bits to clear)."""
-        um = self.group_mask[gi] & ~(T | F)
+        um = self.group_mask[gi] & ~(on | off)
         order = self.pref_order[gi]
         if self.group_hi[gi] == 1:
             alts: list[tuple[int, int]] = [(m, um ^ m) for m in order if m & um & prefer]
@@ -355,7 +361,7 @@ class CompiledModel:
                 alts.append((0, um))
             alts.extend((m, um ^ m) for m in order if m & um and not m & prefer)
             return alts
-        t = (T & self.group_mask[gi]).bit_count()
+        t = (on & self.group_mask[gi]).bit_count()
         pick = next((m for m in order if m & um & prefer), 0) or next(m for m in order if m & um)
         if pick & prefer or t < self.group_lo[gi]:
             return [(pick, 0), (0, pick)]
@@ -363,15 +369,15 @@ class CompiledModel:
 
     def iter_solutions(
         self,
-        T: int,
-        F: int,
+        on: int,
+        off: int,
         prefer: int = 0,
         prune: Callable[[int, int], bool] | None = None,
         budget: list[int] | None = None,
     ) -> Iterator[int]:
-        """Complete assignments (as the T bitset) extending the propagated state (T, F), depth first.
+        """Complete assignments (as the on bitset) extending the propagated state (on, off), depth first.
 
-        `prefer` bits are tried chosen first; `prune(T, F)` may cut a subtree (branch and bound);
+        `prefer` bits are tried chosen first; `prune(on, off)` may cut a subtree (branch and bound);
         `budget` is a one-item list of remaining propagations, shared across calls.
         """
         if budget is None:
@@ -381,20 +387,20 @@ class CompiledModel:
         pos = 0
         stack: list[list] = []
         while True:
-            while pos < ngroups and not gmask[pos] & ~(T | F):
+            while pos < ngroups and not gmask[pos] & ~(on | off):
                 pos += 1
             if pos == ngroups:
-                yield T
+                yield on
                 if not stack:
                     return
             else:
-                stack.append([T, F, pos, self._alternatives(pos, T, F, prefer), 0])
+                stack.append([on, off, pos, self._alternatives(pos, on, off, prefer), 0])
             # Advance to the next viable alternative, backtracking as needed.
             while True:
                 if not stack:
                     return
                 frame = stack[-1]
-                T0, F0, p, alts, k = frame
+                on0, off0, p, alts, k = frame
                 found = None
                 while k < len(alts):
                     add_t, add_f = alts[k]
@@ -402,29 +408,31 @@ class CompiledModel:
                     budget[0] -= 1
                     if budget[0] < 0:
                         raise SearchLimitExceeded("configurator search budget exceeded")
-                    res = self.propagate(T0 | add_t, F0 | add_f, add_t | add_f)
+                    res = self.propagate(on0 | add_t, off0 | add_f, add_t | add_f)
                     if res is not None and (prune is None or not prune(*res)):
                         found = res
                         break
                 frame[4] = k
                 if found is not None:
-                    T, F = found
+                    on, off = found
                     pos = p
                     break
                 stack.pop()
 
-    def solve(self, T: int, F: int = 0, *, propagated: bool = False, budget: list[int] | None = None) -> int | None:
-        """One complete valid assignment extending (T, F), or None when there is none."""
+    def solve(
+        self, on: int, off: int = 0, *, propagated: bool = False, budget: list[int] | None = None
+    ) -> int | None:
+        """One complete valid assignment extending (on, off), or None when there is none."""
         if not propagated:
-            state = self.propagate(T, F)
+            state = self.propagate(on, off)
             if state is None:
                 return None
-            T, F = state
-        return next(self.iter_solutions(T, F, budget=budget), None)
+            on, off = state
+        return next(self.iter_solutions(on, off, budget=budget), None)
 
-    def satisfiable(self, T: int, F: int = 0, budget: list[int] | None = None) -> bool:
-        """Whether some valid full configuration has every bit of T and none of F."""
-        return self.solve(T, F, budget=budget) is not None
+    def satisfiable(self, on: int, off: int = 0, budget: list[int] | None = None) -> bool:
+        """Whether some valid full configuration has every bit of on and none of off."""
+        return self.solve(on, off, budget=budget) is not None
 
     def is_solution(self, full: int) -> bool:
         """Whether the complete assignment `full` satisfies every constraint."""

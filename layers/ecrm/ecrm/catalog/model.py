@@ -52,7 +52,19 @@ _GROUP_KEYS = {
     "single": {"id", "name", "kind", "required", "description", "options"},
     "multi": {"id", "name", "kind", "required", "description", "options", "min", "max"},
     "text": {"id", "name", "kind", "required", "description", "max_length", "pattern", "price"},
-    "number": {"id", "name", "kind", "required", "description", "min", "max", "step", "default", "price", "unit"},
+    "number": {
+        "id",
+        "name",
+        "kind",
+        "required",
+        "description",
+        "min",
+        "max",
+        "step",
+        "default",
+        "price",
+        "unit",
+    },
 }
 _OPTION_KEYS = {"id", "name", "price", "default", "description"}
 _RULE_KEYS = {
@@ -312,7 +324,9 @@ def parse_product(doc: Mapping[str, Any]) -> ProductModel:
     for i, raw in enumerate(raw_groups):
         group = _group(raw, f"groups.{i}", problems)
         if group.id in group_index:
-            problems.append(ModelProblem(f"groups.{i}.id", f"duplicate group id '{group.id}'", "duplicate_id"))
+            problems.append(
+                ModelProblem(f"groups.{i}.id", f"duplicate group id '{group.id}'", "duplicate_id")
+            )
             continue
         group_index[group.id] = len(groups)
         groups.append(group)
@@ -368,7 +382,9 @@ def _group(raw: Any, where: str, problems: list[ModelProblem]) -> Group:
             option = _option(raw_option, f"{where}.options.{j}")
             if option.id in seen:
                 problems.append(
-                    ModelProblem(f"{where}.options.{j}.id", f"duplicate option id '{option.id}'", "duplicate_id")
+                    ModelProblem(
+                        f"{where}.options.{j}.id", f"duplicate option id '{option.id}'", "duplicate_id"
+                    )
                 )
                 continue
             seen.add(option.id)
@@ -495,7 +511,9 @@ def _check_rule_references(
     for path, term in located:
         group = groups.get(term.group)
         if group is None:
-            problems.append(ModelProblem(f"{path}.group", f"unknown group '{term.group}'", "unknown_reference"))
+            problems.append(
+                ModelProblem(f"{path}.group", f"unknown group '{term.group}'", "unknown_reference")
+            )
             continue
         if term.options is not None:
             if group.kind not in ("single", "multi"):
@@ -508,34 +526,44 @@ def _check_rule_references(
                 if oid not in known:
                     problems.append(
                         ModelProblem(
-                            f"{path}.options.{j}", f"unknown option '{oid}' in group '{group.id}'",
+                            f"{path}.options.{j}",
+                            f"unknown option '{oid}' in group '{group.id}'",
                             "unknown_reference",
                         )
                     )
         if term.min is not None or term.max is not None:
             if group.kind != "number" or group.number is None:
                 problems.append(
-                    ModelProblem(f"{path}.min", f"group '{group.id}' is not a number group", "unknown_reference")
+                    ModelProblem(
+                        f"{path}.min", f"group '{group.id}' is not a number group", "unknown_reference"
+                    )
                 )
             elif not _range_has_value(group.number, term.min, term.max):
                 problems.append(
-                    ModelProblem(f"{path}.min", "the range contains no value of the group's grid", "empty_range")
+                    ModelProblem(
+                        f"{path}.min", "the range contains no value of the group's grid", "empty_range"
+                    )
                 )
     if rule.kind == "conditional_price" and rule.target is not None:
         target = rule.target
         group = groups.get(target.group)
-        if group is not None and group.kind in ("single", "multi") and (
-            target.options is None or len(target.options) != 1
+        if (
+            group is not None
+            and group.kind in ("single", "multi")
+            and (target.options is None or len(target.options) != 1)
         ):
             problems.append(
-                ModelProblem(f"{where}.target", "must name exactly one option of a single or multi group",
-                             "bad_target")
+                ModelProblem(
+                    f"{where}.target", "must name exactly one option of a single or multi group", "bad_target"
+                )
             )
     if rule.kind == "conditional_requirement":
         for i, term in enumerate(rule.then):
             group = groups.get(term.group)
             if group is not None and group.kind == "text" and term.options is not None:
-                problems.append(ModelProblem(f"{where}.then.{i}", "text groups have no options", "bad_target"))
+                problems.append(
+                    ModelProblem(f"{where}.then.{i}", "text groups have no options", "bad_target")
+                )
 
 
 def _range_has_value(spec: NumberSpec, low: Decimal | None, high: Decimal | None) -> bool:

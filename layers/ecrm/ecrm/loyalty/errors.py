@@ -6,7 +6,10 @@ from ecrm.platform.errors import Conflict
 
 
 class NotAMember(Conflict):
-    """The customer has no loyalty account. Services ignore order events for non-members; the API answers 409."""
+    """The customer has no loyalty account.
+
+    Services ignore order events for non-members; the API answers 409.
+    """
 
     title, type_slug = "Not a loyalty member", "not-a-member"
 

@@ -99,12 +99,15 @@ class Reverse:
         _aware(self.placed_at, "placed_at")
         if self.lines is not None:
             if not self.lines:
-                raise ValidationFailed("must name at least one line (or be omitted for the whole order)", "lines")
+                raise ValidationFailed(
+                    "must name at least one line (or be omitted for the whole order)", "lines"
+                )
             for line_id, qty in self.lines.items():
                 _id(line_id, f"lines.{line_id}")
                 if isinstance(qty, bool) or not isinstance(qty, int) or not 1 <= qty <= MAX_QUANTITY:
-                    raise ValidationFailed(f"must be a whole number between 1 and {MAX_QUANTITY}",
-                                           f"lines.{line_id}")
+                    raise ValidationFailed(
+                        f"must be a whole number between 1 and {MAX_QUANTITY}", f"lines.{line_id}"
+                    )
             object.__setattr__(self, "lines", dict(self.lines))
 
 
@@ -149,8 +152,9 @@ class Adjust:
             raise ValidationFailed("must be a non-zero whole number", "points")
         reason = self.reason.strip() if isinstance(self.reason, str) else ""
         if len(reason) < 3 or len(reason) > MAX_REASON_CHARS or any(ord(c) < 32 for c in reason):
-            raise ValidationFailed(f"a reason of 3-{MAX_REASON_CHARS} printable characters is required",
-                                   "reason")
+            raise ValidationFailed(
+                f"a reason of 3-{MAX_REASON_CHARS} printable characters is required", "reason"
+            )
         if not isinstance(self.actor, str) or not self.actor.strip() or len(self.actor) > 128:
             raise ValidationFailed("who made the adjustment is required", "actor")
         object.__setattr__(self, "reason", reason)
@@ -184,7 +188,19 @@ class ReviewTier:
     """The scheduled tier review (from the TIER_REVIEW# index): applies the downgrade rule."""
 
 
-Event = Join | EarnOrder | Deliver | Unlock | Reverse | Redeem | Expire | Adjust | Birthday | CampaignGrant | ReviewTier
+Event = (
+    Join
+    | EarnOrder
+    | Deliver
+    | Unlock
+    | Reverse
+    | Redeem
+    | Expire
+    | Adjust
+    | Birthday
+    | CampaignGrant
+    | ReviewTier
+)
 
 
 def source_key(event: Event) -> str | None:

@@ -173,8 +173,12 @@ class LineState:
     @classmethod
     def from_doc(cls, doc: dict[str, Any]) -> LineState:
         """Inverse of `to_doc`."""
-        return cls(int(doc["quantity"]), int(doc["spend_minor"]), int(doc.get("returned", 0)),
-                   int(doc.get("spend_clawed", 0)))
+        return cls(
+            int(doc["quantity"]),
+            int(doc["spend_minor"]),
+            int(doc.get("returned", 0)),
+            int(doc.get("spend_clawed", 0)),
+        )
 
 
 @dataclass(slots=True)
@@ -242,7 +246,12 @@ class Lot:
 def lot_item(customer_id: str, lot: Lot, program: Program) -> dict[str, Any]:
     """The full lot item: keys, the GSI2 entry matching its state, and a TTL once closed."""
     pk = customer_pk(customer_id)
-    item: dict[str, Any] = {"pk": pk, "sk": LOT_PREFIX + lot.key, "type": TYPE_LOT, "customer_id": customer_id}
+    item: dict[str, Any] = {
+        "pk": pk,
+        "sk": LOT_PREFIX + lot.key,
+        "type": TYPE_LOT,
+        "customer_id": customer_id,
+    }
     item.update(lot.to_doc())
     gsi2pk = None
     if lot.state == LOCKED and lot.lock_until is not None:
@@ -271,7 +280,11 @@ class TierUpgrade:
 
     def to_doc(self) -> dict[str, Any]:
         """Plain dict for the balance item."""
-        return {"lot": self.lot_key, "from_tier": self.from_tier, "from_review_on": _isod(self.from_review_on)}
+        return {
+            "lot": self.lot_key,
+            "from_tier": self.from_tier,
+            "from_review_on": _isod(self.from_review_on),
+        }
 
     @classmethod
     def from_doc(cls, doc: dict[str, Any]) -> TierUpgrade:
@@ -294,6 +307,7 @@ class AccountState:
     lifetime_earned: int = 0
     lifetime_redeemed: int = 0
     lifetime_expired: int = 0
+    lifetime_deducted: int = 0
     tier_review_on: date | None = None
     tier_upgrade: TierUpgrade | None = None
     spend: dict[str, int] = field(default_factory=dict)
@@ -319,6 +333,7 @@ class AccountState:
             "lifetime_earned": self.lifetime_earned,
             "lifetime_redeemed": self.lifetime_redeemed,
             "lifetime_expired": self.lifetime_expired,
+            "lifetime_deducted": self.lifetime_deducted,
             "tier": self.tier,
             "tier_since": iso(self.tier_since),
             "tier_review_on": _isod(self.tier_review_on),
@@ -346,6 +361,7 @@ class AccountState:
             lifetime_earned=int(doc.get("lifetime_earned", 0)),
             lifetime_redeemed=int(doc.get("lifetime_redeemed", 0)),
             lifetime_expired=int(doc.get("lifetime_expired", 0)),
+            lifetime_deducted=int(doc.get("lifetime_deducted", 0)),
             tier_review_on=_d(doc.get("tier_review_on")),
             tier_upgrade=TierUpgrade.from_doc(upgrade) if upgrade else None,
             spend={k: int(v) for k, v in (doc.get("spend") or {}).items()},

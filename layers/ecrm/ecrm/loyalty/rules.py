@@ -332,12 +332,20 @@ def compute_earn(
             for ln, net in matching:
                 extra = points_for(rules, net, campaign.multiplier_percent - 100)
                 if extra > 0:
-                    lines.append(EarnLine(ln.line_id, CAMPAIGN, extra, net, ln.quantity, campaign.campaign_id))
+                    lines.append(
+                        EarnLine(ln.line_id, CAMPAIGN, extra, net, ln.quantity, campaign.campaign_id)
+                    )
         elif campaign.per == PER_UNIT:
             for ln, net in matching:
                 lines.append(
-                    EarnLine(ln.line_id, CAMPAIGN, campaign.points * ln.quantity, net, ln.quantity,
-                             campaign.campaign_id)
+                    EarnLine(
+                        ln.line_id,
+                        CAMPAIGN,
+                        campaign.points * ln.quantity,
+                        net,
+                        ln.quantity,
+                        campaign.campaign_id,
+                    )
                 )
         else:
             lines.append(
@@ -430,29 +438,60 @@ def parse_program(data: Mapping[str, Any]) -> Program:
     Integers may arrive as `int` or integral `Decimal` (DynamoDB); floats and booleans-as-numbers are refused.
     Raises `ValidationFailed` with a dotted `field` path on the first problem found.
     """
-    doc = _object(data, "", {
-        "program_id", "currency", "earning", "lock", "tiers", "bonuses", "campaigns", "expiry", "rewards",
-        "adjustments",
-    }, required={"program_id", "currency", "earning", "lock", "tiers", "expiry", "rewards"}, extra=_ITEM_KEYS)
+    doc = _object(
+        data,
+        "",
+        {
+            "program_id",
+            "currency",
+            "earning",
+            "lock",
+            "tiers",
+            "bonuses",
+            "campaigns",
+            "expiry",
+            "rewards",
+            "adjustments",
+        },
+        required={"program_id", "currency", "earning", "lock", "tiers", "expiry", "rewards"},
+        extra=_ITEM_KEYS,
+    )
     program_id = _id(doc["program_id"], "program_id")
     currency = _text(doc["currency"], "currency")
     if not _CURRENCY.fullmatch(currency):
         raise ValidationFailed("must be an ISO 4217 code such as EUR", "currency")
 
-    earning = _object(doc["earning"], "earning", {
-        "points_per_unit", "unit_minor", "min_order_minor", "exclude_shipping", "excluded_skus",
-    }, required={"points_per_unit", "unit_minor"})
+    earning = _object(
+        doc["earning"],
+        "earning",
+        {
+            "points_per_unit",
+            "unit_minor",
+            "min_order_minor",
+            "exclude_shipping",
+            "excluded_skus",
+        },
+        required={"points_per_unit", "unit_minor"},
+    )
     excluded = _list(earning.get("excluded_skus", []), "earning.excluded_skus")
     for i, sku in enumerate(excluded):
         if not isinstance(sku, str) or not _SKU_PATTERN.fullmatch(sku):
-            raise ValidationFailed("must be a SKU, optionally ending in * for a prefix", f"earning.excluded_skus.{i}")
+            raise ValidationFailed(
+                "must be a SKU, optionally ending in * for a prefix", f"earning.excluded_skus.{i}"
+            )
 
     lock = _object(doc["lock"], "lock", {"return_window_days"}, required={"return_window_days"})
-    tiers_doc = _object(doc["tiers"], "tiers", {"window_months", "hold_months", "levels"}, required={"levels"})
+    tiers_doc = _object(
+        doc["tiers"], "tiers", {"window_months", "hold_months", "levels"}, required={"levels"}
+    )
     tiers = _tiers(tiers_doc["levels"])
     bonuses = _object(doc.get("bonuses", {}), "bonuses", {"welcome", "birthday"})
-    expiry = _object(doc["expiry"], "expiry", {"months", "order", "warning_days", "lot_retention_days"},
-                     required={"months"})
+    expiry = _object(
+        doc["expiry"],
+        "expiry",
+        {"months", "order", "warning_days", "lot_retention_days"},
+        required={"months"},
+    )
     order = expiry.get("order", OLDEST_FIRST)
     if order != OLDEST_FIRST:
         raise ValidationFailed(f"only {OLDEST_FIRST!r} is supported", "expiry.order")
@@ -464,7 +503,9 @@ def parse_program(data: Mapping[str, Any]) -> Program:
         currency=currency,
         points_per_unit=_int(earning["points_per_unit"], "earning.points_per_unit", 0, 10_000),
         unit_minor=_int(earning["unit_minor"], "earning.unit_minor", 1, 1_000_000),
-        min_order_minor=_int(earning.get("min_order_minor", 0), "earning.min_order_minor", 0, MAX_AMOUNT_MINOR),
+        min_order_minor=_int(
+            earning.get("min_order_minor", 0), "earning.min_order_minor", 0, MAX_AMOUNT_MINOR
+        ),
         exclude_shipping=_bool(earning.get("exclude_shipping", True), "earning.exclude_shipping"),
         excluded_skus=tuple(excluded),
         return_window_days=_int(lock["return_window_days"], "lock.return_window_days", 0, 365),
@@ -477,8 +518,9 @@ def parse_program(data: Mapping[str, Any]) -> Program:
         expiry_months=expiry_months,
         expiry_warning_days=_int(expiry.get("warning_days", 30), "expiry.warning_days", 0, 365),
         # Closed lots are kept (for late returns) at least as long as a lot can live.
-        lot_retention_days=_int(expiry.get("lot_retention_days", 730), "expiry.lot_retention_days",
-                                 31 * expiry_months, 3650),
+        lot_retention_days=_int(
+            expiry.get("lot_retention_days", 730), "expiry.lot_retention_days", 31 * expiry_months, 3650
+        ),
         rewards=_rewards(doc["rewards"], currency),
         max_adjustment=_int(adjustments.get("max_points", 100_000), "adjustments.max_points", 1, 10_000_000),
     )
@@ -492,8 +534,12 @@ def _tiers(value: Any) -> tuple[Tier, ...]:
     tiers: list[Tier] = []
     for i, raw in enumerate(levels):
         path = f"tiers.levels.{i}"
-        level = _object(raw, path, {"code", "name", "min_spend_minor", "multiplier_percent"},
-                        required={"code", "name", "min_spend_minor"})
+        level = _object(
+            raw,
+            path,
+            {"code", "name", "min_spend_minor", "multiplier_percent"},
+            required={"code", "name", "min_spend_minor"},
+        )
         code = _text(level["code"], f"{path}.code")
         if not _CODE.fullmatch(code):
             raise ValidationFailed("must be upper case A-Z, 0-9 or _ (e.g. GOLD)", f"{path}.code")
@@ -501,15 +547,21 @@ def _tiers(value: Any) -> tuple[Tier, ...]:
             raise ValidationFailed(f"duplicate tier code {code}", f"{path}.code")
         spend = _int(level["min_spend_minor"], f"{path}.min_spend_minor", 0, MAX_AMOUNT_MINOR)
         if i == 0 and spend != 0:
-            raise ValidationFailed("the first tier is the entry tier: it must be 0", f"{path}.min_spend_minor")
+            raise ValidationFailed(
+                "the first tier is the entry tier: it must be 0", f"{path}.min_spend_minor"
+            )
         if tiers and spend <= tiers[-1].min_spend_minor:
             raise ValidationFailed("must be higher than the previous tier's", f"{path}.min_spend_minor")
-        tiers.append(Tier(
-            code=code,
-            name=_text(level["name"], f"{path}.name", max_chars=64),
-            min_spend_minor=spend,
-            multiplier_percent=_int(level.get("multiplier_percent", 100), f"{path}.multiplier_percent", 0, 1000),
-        ))
+        tiers.append(
+            Tier(
+                code=code,
+                name=_text(level["name"], f"{path}.name", max_chars=64),
+                min_spend_minor=spend,
+                multiplier_percent=_int(
+                    level.get("multiplier_percent", 100), f"{path}.multiplier_percent", 0, 1000
+                ),
+            )
+        )
     return tuple(tiers)
 
 
@@ -517,10 +569,24 @@ def _campaigns(value: Any) -> tuple[Campaign, ...]:
     campaigns: list[Campaign] = []
     for i, raw in enumerate(_list(value, "campaigns")):
         path = f"campaigns.{i}"
-        doc = _object(raw, path, {
-            "id", "name", "kind", "starts_at", "ends_at", "multiplier_percent", "points", "per", "skus",
-            "categories", "segments",
-        }, required={"id", "name", "kind", "starts_at", "ends_at"})
+        doc = _object(
+            raw,
+            path,
+            {
+                "id",
+                "name",
+                "kind",
+                "starts_at",
+                "ends_at",
+                "multiplier_percent",
+                "points",
+                "per",
+                "skus",
+                "categories",
+                "segments",
+            },
+            required={"id", "name", "kind", "starts_at", "ends_at"},
+        )
         campaign_id = _id(doc["id"], f"{path}.id")
         if any(c.campaign_id == campaign_id for c in campaigns):
             raise ValidationFailed(f"duplicate campaign id {campaign_id}", f"{path}.id")
@@ -544,19 +610,21 @@ def _campaigns(value: Any) -> tuple[Campaign, ...]:
         categories = _strings(doc.get("categories", []), f"{path}.categories")
         if kind == GRANT and (skus or categories):
             raise ValidationFailed("a grant is not tied to order lines", f"{path}.skus")
-        campaigns.append(Campaign(
-            campaign_id=campaign_id,
-            name=_text(doc["name"], f"{path}.name", max_chars=100),
-            kind=kind,
-            starts_at=starts_at,
-            ends_at=ends_at,
-            multiplier_percent=multiplier,
-            points=points,
-            per=per,
-            skus=skus,
-            categories=categories,
-            segments=_strings(doc.get("segments", []), f"{path}.segments"),
-        ))
+        campaigns.append(
+            Campaign(
+                campaign_id=campaign_id,
+                name=_text(doc["name"], f"{path}.name", max_chars=100),
+                kind=kind,
+                starts_at=starts_at,
+                ends_at=ends_at,
+                multiplier_percent=multiplier,
+                points=points,
+                per=per,
+                skus=skus,
+                categories=categories,
+                segments=_strings(doc.get("segments", []), f"{path}.segments"),
+            )
+        )
     return tuple(campaigns)
 
 
@@ -564,8 +632,12 @@ def _rewards(value: Any, currency: str) -> tuple[Reward, ...]:
     rewards: list[Reward] = []
     for i, raw in enumerate(_list(value, "rewards")):
         path = f"rewards.{i}"
-        doc = _object(raw, path, {"id", "name", "points", "kind", "value_minor", "currency", "active"},
-                      required={"id", "name", "points", "value_minor"})
+        doc = _object(
+            raw,
+            path,
+            {"id", "name", "points", "kind", "value_minor", "currency", "active"},
+            required={"id", "name", "points", "value_minor"},
+        )
         reward_id = _id(doc["id"], f"{path}.id")
         if any(r.reward_id == reward_id for r in rewards):
             raise ValidationFailed(f"duplicate reward id {reward_id}", f"{path}.id")
@@ -575,15 +647,17 @@ def _rewards(value: Any, currency: str) -> tuple[Reward, ...]:
         kind = doc.get("kind", "discount_code")
         if kind != "discount_code":
             raise ValidationFailed("only 'discount_code' rewards are supported", f"{path}.kind")
-        rewards.append(Reward(
-            reward_id=reward_id,
-            name=_text(doc["name"], f"{path}.name", max_chars=100),
-            points=_int(doc["points"], f"{path}.points", 1, 10_000_000),
-            kind=kind,
-            value_minor=_int(doc["value_minor"], f"{path}.value_minor", 1, MAX_AMOUNT_MINOR),
-            currency=reward_currency,
-            active=_bool(doc.get("active", True), f"{path}.active"),
-        ))
+        rewards.append(
+            Reward(
+                reward_id=reward_id,
+                name=_text(doc["name"], f"{path}.name", max_chars=100),
+                points=_int(doc["points"], f"{path}.points", 1, 10_000_000),
+                kind=kind,
+                value_minor=_int(doc["value_minor"], f"{path}.value_minor", 1, MAX_AMOUNT_MINOR),
+                currency=reward_currency,
+                active=_bool(doc.get("active", True), f"{path}.active"),
+            )
+        )
     return tuple(rewards)
 
 
@@ -595,14 +669,20 @@ def _join(prefix: str, key: str) -> str:
 
 
 def _object(
-    value: Any, path: str, allowed: Collection[str], *, required: Collection[str] = (),
+    value: Any,
+    path: str,
+    allowed: Collection[str],
+    *,
+    required: Collection[str] = (),
     extra: Collection[str] = (),
 ) -> Mapping[str, Any]:
     if not isinstance(value, Mapping):
         raise ValidationFailed("must be an object", path or None)
     for key in value:
         if key not in allowed and key not in extra:
-            raise ValidationFailed(f"unknown field (allowed: {', '.join(sorted(allowed))})", _join(path, str(key)))
+            raise ValidationFailed(
+                f"unknown field (allowed: {', '.join(sorted(allowed))})", _join(path, str(key))
+            )
     for key in required:
         if key not in value:
             raise ValidationFailed("is required", _join(path, key))

@@ -147,6 +147,9 @@ class _Params:
     thai_ngrams: tuple[int, int] = (2, 4)
     han_ngrams: tuple[int, int] = (1, 2)
     word_weight: float = 1.0
+    background: bool = True  # answer sentences count in document frequency
+    answer_weight: float = 0.0  # >0: answer sentences are also match targets, score scaled by this
+    segments: bool = True
 
 
 def _en_stem(word: str) -> str:
@@ -246,6 +249,7 @@ class FaqIndex:
         threshold: float = DEFAULT_THRESHOLD,
         margin: float = DEFAULT_MARGIN,
         strict: bool = False,
+        params: _Params | None = None,
     ) -> FaqIndex:
         """Build the index from entry dicts `{id, lang, questions: [...], answer, tags: [...]}`.
 
@@ -253,7 +257,7 @@ class FaqIndex:
         base is edited by hand in the console, and one bad item must not stop every reply.
         With `strict=True` the first invalid entry raises ValueError instead (seed-data tests).
         """
-        params = _Params()
+        params = params or _Params()
         by_lang: dict[str, list[FaqEntry]] = {}
         skipped: list[tuple[int, str]] = []
         for position, raw in enumerate(entries):
@@ -268,20 +272,37 @@ class FaqIndex:
         langs: dict[str, _LangIndex] = {}
         for lang, lang_entries in by_lang.items():
             docs: list[tuple[int, str, dict[str, float]]] = []
+            doc_scale: list[float] = []
             for entry_no, entry in enumerate(lang_entries):
                 for question in entry.questions:
                     docs.append((entry_no, question, features(question, params)))
+                    doc_scale.append(1.0)
+            # Answers are not match targets by default, but they are the best in-domain sample of
+            # ordinary shop vocabulary we have: counting their sentences in document frequency
+            # lowers the weight of generic words ("send", "order", "email") that a short question
+            # shares with one variant by accident.
+            background: list[dict[str, float]] = []
+            for entry_no, entry in enumerate(lang_entries):
+                for sentence in _SENTENCE_RE.split(entry.answer):
+                    if not sentence.strip():
+                        continue
+                    feats = features(sentence, params)
+                    if params.answer_weight > 0:
+                        docs.append((entry_no, sentence.strip(), feats))
+                        doc_scale.append(params.answer_weight)
+                    elif params.background:
+                        background.append(feats)
             df: dict[str, int] = {}
-            for _, _, feats in docs:
+            for feats in [d[2] for d in docs] + background:
                 for key in feats:
                     df[key] = df.get(key, 0) + 1
-            n_docs = len(docs)
+            n_docs = len(docs) + len(background)
             idf = {k: math.log((n_docs + 1) / (d + 1)) + 1.0 for k, d in df.items()}
             default_idf = math.log(n_docs + 1) + 1.0
             postings: dict[str, list[tuple[int, float]]] = {}
             for doc_no, (_, _, feats) in enumerate(docs):
                 for key, weight in _weights(feats, idf, default_idf).items():
-                    postings.setdefault(key, []).append((doc_no, weight))
+                    postings.setdefault(key, []).append((doc_no, weight * doc_scale[doc_no]))
             langs[lang] = _LangIndex(
                 idf=idf,
                 default_idf=default_idf,
@@ -322,7 +343,7 @@ class FaqIndex:
             return []
         text = text[:MAX_QUERY_CHARS]
         combined: dict[int, tuple[float, int]] = self._entry_scores(index, text)
-        for segment in _segments(text)[:30]:
+        for segment in (_segments(text)[:30] if self.params.segments else []):
             for entry_no, (score, doc_no) in self._entry_scores(index, segment).items():
                 if entry_no not in combined or score > combined[entry_no][0]:
                     combined[entry_no] = (score, doc_no)

@@ -71,8 +71,11 @@ SUBTAG_STATUS: dict[str, str | None] = {
 }
 
 _EVENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
-_CARRIER = re.compile(r"[a-z0-9][a-z0-9-]{0,39}")
-_TRACKING = re.compile(r"[A-Z0-9-]{4,64}")
+# Public so the admin route that records a tracking number validates exactly as webhooks do.
+CARRIER_PATTERN = re.compile(r"[a-z0-9][a-z0-9-]{0,39}")  # after .lower()
+TRACKING_NUMBER_PATTERN = re.compile(r"[A-Z0-9-]{4,64}")  # after normalise_tracking_number()
+_CARRIER = CARRIER_PATTERN  # kept for existing callers; prefer the public names
+_TRACKING = TRACKING_NUMBER_PATTERN
 _MAX_LOCATION = 200
 _MAX_MESSAGE = 500
 _MAX_TIMESTAMP_CHARS = 40

@@ -115,6 +115,8 @@ def _reason(current: str, new: str) -> str:
         return f"{_article(current)} {current} order cannot be cancelled; start a return instead"
     if new == RETURNED and current in PRE_SHIPMENT:
         return f"{_article(current)} {current} order has not shipped, so cancel it instead of returning it"
+    if current == SHIPPED and new == RETURNED:
+        return "a shipped order the carrier has not moved needs a delivery exception before it is returned"
     if current == PLACED and new in POST_SHIPMENT | {PACKED}:
         return "an order must be paid before it is packed or shipped"
     if current in PRE_SHIPMENT and new in POST_SHIPMENT - {SHIPPED}:

@@ -1,0 +1,1 @@
+"""Contract tests: template.yaml, app.py, the functions, the code and events/ agree with one another."""
