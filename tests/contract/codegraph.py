@@ -54,6 +54,7 @@ class ModuleInfo:
     path: Path
     tree: ast.Module
     defs: dict[str, ast.AST] = field(default_factory=dict)  # top-level functions and classes
+    names: set[str] = field(default_factory=set)  # every name bound at top level (defs, constants, imports)
     imports: dict[str, str] = field(default_factory=dict)  # local name -> dotted target
 
 
@@ -86,6 +87,13 @@ def parse_module(name: str, path: Path | None = None) -> ModuleInfo | None:
     for stmt in tree.body:
         if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
             info.defs[stmt.name] = stmt
+            continue
+        for sub in ast.walk(stmt):  # top-level assignments and imports (also under if/try)
+            if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Store):
+                info.names.add(sub.id)
+            elif isinstance(sub, ast.alias):
+                info.names.add((sub.asname or sub.name).split(".")[0])
+    info.names |= set(info.defs)
     for node in ast.walk(tree):  # imports anywhere: lazy imports inside functions are the norm here
         if isinstance(node, ast.Import):
             for alias in node.names:
@@ -112,9 +120,11 @@ def _resolve(dotted: str) -> Node | None:
     if sym in info.defs:
         return (mod, sym)
     target = info.imports.get(sym)  # re-exported name
-    if target and target != dotted:
+    if target and target != dotted and sym in info.names:
         return _resolve(target)
-    return (mod, MODULE)  # a module-level constant: its value was computed by the module's top-level code
+    if sym in info.names:
+        return (mod, MODULE)  # a module-level constant: its value was computed by the module's top-level code
+    return None  # e.g. `from ecrm.catalog import ordering` where ecrm/catalog/ordering.py does not exist
 
 
 def _chain(node: ast.AST) -> list[str] | None:
@@ -182,8 +192,8 @@ class Graph:
                         target = _resolve(dotted)
                         if target:
                             yield (target[0], MODULE)
-                        elif dotted.startswith("ecrm.") and not module_path(dotted.rpartition(".")[0]):
-                            self.unresolved_imports.add(dotted)
+                        elif dotted.startswith("ecrm."):
+                            self.unresolved_imports.add(f"{dotted} (imported by {module}:{node[1]}, line {sub.lineno})")
                 elif isinstance(sub, ast.Name | ast.Attribute) and isinstance(getattr(sub, "ctx", None), ast.Load):
                     chain = _chain(sub)
                     if not chain:
