@@ -113,7 +113,7 @@ class Analysis:
         for gi in range(len(c.groups)):
             gm = c.group_mask[gi]
             own = chosen & gm
-            single_like = c.group_hi[gi] == 1
+            single_like = c.groups[gi].kind != "multi"  # a multi with max 1 still keeps its choice
             base = chosen & ~gm if single_like else chosen
             if self.witness is not None:
                 witnesses = [self.witness]
@@ -218,7 +218,7 @@ class Analysis:
         forbid = 0
         for gi in release:
             keep &= ~c.group_mask[gi]
-            if c.group_hi[gi] == 1:
+            if c.groups[gi].kind != "multi":
                 forbid |= self.chosen & c.group_mask[gi]  # a released value must change, else why release it
         incumbent = self.solution(keep)
         if incumbent is None:

@@ -59,16 +59,19 @@ def change_from_record(record: dict[str, Any]) -> Change:
                   old=ddb.from_item(data.get("OldImage")), sequence_number=str(data.get("SequenceNumber", "")))
 
 
-def _routes() -> dict[str, Callable[[Change], Work]]:
+def _routes() -> dict[str, list[Callable[[Change], Work]]]:
+    # Item type -> the contexts that react to it. Each context keeps its decisions in its own module.
     from ecrm.orders import notifications
 
-    return {"ORDER": notifications.on_order_change}
+    return {"ORDER": [notifications.on_order_change]}
 
 
 def route(change: Change) -> Work:
     """The work one change implies (empty for item types nobody reacts to)."""
-    handler = _routes().get(str(change.item.get("type", "")))
-    return handler(change) if handler else Work()
+    work = Work()
+    for handler in _routes().get(str(change.item.get("type", "")), []):
+        work.extend(handler(change))
+    return work
 
 
 def perform(work: Work) -> None:
