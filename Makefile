@@ -38,7 +38,7 @@ clean:
 # module only (chalice/app.py), not the Chalice CLI and its dependencies. The layer carries ecrm.
 build-ApiFunction:
 	$(eval TMP := $(shell mktemp -d))
-	$(PYTHON) -m pip install --quiet --no-deps --target $(TMP) chalice==$(CHALICE_VERSION)
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check --no-deps --target $(TMP) chalice==$(CHALICE_VERSION)
 	mkdir -p $(ARTIFACTS_DIR)/chalice
 	cp app.py $(ARTIFACTS_DIR)/
 	cp $(TMP)/chalice/app.py $(ARTIFACTS_DIR)/chalice/app.py

@@ -83,7 +83,7 @@ def all_refs(node: Any) -> set[str]:
 
 
 # ------------------------------------------------------------------ functions
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # hashed by identity: functions() is cached
 class Function:
     """One AWS::Serverless::Function with Globals applied."""
 
