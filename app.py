@@ -16,6 +16,7 @@ from chalice.app import Chalice, Request, Response
 
 from ecrm.customers.identity import Customer, from_claims
 from ecrm.platform.errors import AppError, BadRequest, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
+from ecrm.platform.idempotency import set_lambda_context
 from ecrm.platform.observability import logger, metrics, set_correlation_id
 
 app = Chalice(app_name="ecrm")
@@ -34,6 +35,7 @@ def correlation(event: Request, get_response: Any) -> Response:
     header = (event.headers or {}).get("x-correlation-id", "")
     correlation_id = header if _CORRELATION.fullmatch(header or "") else ctx.get("requestId", "")
     set_correlation_id(correlation_id)
+    set_lambda_context(event.lambda_context)
     response = get_response(event)
     if 400 <= response.status_code < 500 and response.headers.get("Content-Type") != PROBLEM:
         response = _chalice_error_as_problem(response, event.path)
@@ -59,9 +61,18 @@ def route(path: str, methods: list[str]) -> Any:
                 return _problem(err, app.current_request.path)
             except Exception:
                 logger.exception("unhandled error")
-                return Response(body=json.dumps({"type": "about:blank", "title": "Internal error", "status": 500,
-                                                 "detail": "something went wrong on our side; it has been logged"}),
-                                status_code=500, headers={"Content-Type": PROBLEM})
+                return Response(
+                    body=json.dumps(
+                        {
+                            "type": "about:blank",
+                            "title": "Internal error",
+                            "status": 500,
+                            "detail": "something went wrong on our side; it has been logged",
+                        }
+                    ),
+                    status_code=500,
+                    headers={"Content-Type": PROBLEM},
+                )
 
         return app.route(path, methods=methods)(guarded)
 
@@ -69,8 +80,11 @@ def route(path: str, methods: list[str]) -> Any:
 
 
 def _problem(err: AppError, path: str) -> Response:
-    return Response(body=json.dumps(err.to_problem(instance=path), ensure_ascii=False), status_code=err.status,
-                    headers={"Content-Type": PROBLEM})
+    return Response(
+        body=json.dumps(err.to_problem(instance=path), ensure_ascii=False),
+        status_code=err.status,
+        headers={"Content-Type": PROBLEM},
+    )
 
 
 def _chalice_error_as_problem(response: Response, path: str) -> Response:
@@ -79,10 +93,13 @@ def _chalice_error_as_problem(response: Response, path: str) -> Response:
         detail = json.loads(response.body).get("Message", "")
     except (TypeError, ValueError, AttributeError):
         detail = str(response.body)[:200]
-    err = AppError(detail or "request rejected", field="Content-Type" if response.status_code == 415 else None)
+    err = AppError(
+        detail or "request rejected", field="Content-Type" if response.status_code == 415 else None
+    )
     err.status = response.status_code
     err.title = {404: "Not found", 405: "Method not allowed", 415: "Unsupported media type"}.get(
-        response.status_code, "Bad request")
+        response.status_code, "Bad request"
+    )
     return _problem(err, path)
 
 
@@ -152,15 +169,19 @@ def place_member_order() -> Response:
 def _place_order(member: Customer | None) -> Response:
     from ecrm.orders import api
 
-    result, location = api.place(body(), member, app.current_request.headers.get("idempotency-key"),
-                                 correlation_id())
+    result, location = api.place(
+        body(), member, app.current_request.headers.get("idempotency-key"), correlation_id()
+    )
     return created(result, location)
 
 
 def created(result: dict[str, Any], location: str) -> Response:
     """201 with a Location header."""
-    return Response(body=json.dumps(result, ensure_ascii=False), status_code=201,
-                    headers={"Content-Type": "application/json", "Location": location})
+    return Response(
+        body=json.dumps(result, ensure_ascii=False),
+        status_code=201,
+        headers={"Content-Type": "application/json", "Location": location},
+    )
 
 
 @route("/me/orders", methods=["GET"])
@@ -204,4 +225,6 @@ def carrier_event() -> dict[str, Any]:
     raw = request.raw_body or b""
     if len(raw) > MAX_JSON_BODY:
         raise PayloadTooLarge(f"body exceeds {MAX_JSON_BODY} bytes", field="body")
-    return service.carrier_event(raw, request.headers.get(carriers.SIGNATURE_HEADER.lower()), correlation_id())
+    return service.carrier_event(
+        raw, request.headers.get(carriers.SIGNATURE_HEADER.lower()), correlation_id()
+    )

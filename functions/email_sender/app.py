@@ -8,6 +8,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 
 from ecrm.mail import sender
 from ecrm.mail.outbound import OutboundEmail
+from ecrm.platform.idempotency import set_lambda_context
 from ecrm.platform.observability import capture_lambda_handler, logger, metrics
 
 processor = BatchProcessor(event_type=EventType.SQS)
@@ -25,5 +26,7 @@ def record_handler(record: Any) -> None:
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Lambda entry point."""
-    return process_partial_response(event=event, record_handler=record_handler, processor=processor,
-                                    context=context)
+    set_lambda_context(context)
+    return process_partial_response(
+        event=event, record_handler=record_handler, processor=processor, context=context
+    )

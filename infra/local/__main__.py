@@ -38,14 +38,22 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(["run", *(argv or [])])
     from infra.local.system import LocalSystem
 
-    system = LocalSystem(args.outbox, http_port=args.port, moto_port=args.moto_port,
-                         schedule_every_s=args.schedule_every, seed=not args.no_seed)
+    system = LocalSystem(
+        args.outbox,
+        http_port=args.port,
+        moto_port=args.moto_port,
+        schedule_every_s=args.schedule_every,
+        seed=not args.no_seed,
+    )
     done = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: done.set())
     signal.signal(signal.SIGTERM, lambda *_: done.set())
     system.start()
-    print(f"e-CRM local stack ready: API http://127.0.0.1:{system.http_port}  AWS endpoint {system.stack.endpoint}"
-          f"  outbox {args.outbox}  (Ctrl-C to stop)", flush=True)
+    print(
+        f"e-CRM local stack ready: API http://127.0.0.1:{system.http_port}  AWS {system.stack.endpoint}"
+        f"  outbox {args.outbox}  (Ctrl-C to stop)",
+        flush=True,
+    )
     done.wait()
     print("stopping...", flush=True)
     system.stop()

@@ -56,8 +56,9 @@ class Gateway:
         self.routes = routes_from_template(api)
         self.local_routes = local_routes or {}
 
-    def handle(self, method: str, raw_path: str, headers: dict[str, str], body: bytes,
-               source_ip: str) -> tuple[int, dict[str, str], bytes]:
+    def handle(
+        self, method: str, raw_path: str, headers: dict[str, str], body: bytes, source_ip: str
+    ) -> tuple[int, dict[str, str], bytes]:
         """One request -> (status, headers, body)."""
         parts = urlsplit(raw_path)
         path = parts.path.rstrip("/") or "/"
@@ -83,11 +84,22 @@ class Gateway:
         elif route.authorizer == "AWS_IAM":
             auth = headers.get("authorization", "")
             if not auth.startswith("AWS4-HMAC-SHA256 "):
-                return 403, {"Content-Type": "application/json"}, b'{"message":"Missing Authentication Token"}'
+                return (
+                    403,
+                    {"Content-Type": "application/json"},
+                    b'{"message":"Missing Authentication Token"}',
+                )
             access_key = re.search(r"Credential=([^/]+)/", auth)
-            identity.update({"accessKey": access_key.group(1) if access_key else "",
-                             "userArn": f"arn:aws:iam::{ACCOUNT}:user/local-admin", "caller": "local-admin"})
-        event = self._event(method, path, parts.query, headers, body, route, match.groupdict(), authorizer, identity)
+            identity.update(
+                {
+                    "accessKey": access_key.group(1) if access_key else "",
+                    "userArn": f"arn:aws:iam::{ACCOUNT}:user/local-admin",
+                    "caller": "local-admin",
+                }
+            )
+        event = self._event(
+            method, path, parts.query, headers, body, route, match.groupdict(), authorizer, identity
+        )
         result = self.api.invoke(event)
         out_headers = dict(result.get("headers") or {})
         for k, vs in (result.get("multiValueHeaders") or {}).items():
@@ -96,8 +108,18 @@ class Gateway:
         data = base64.b64decode(payload) if result.get("isBase64Encoded") else payload.encode()
         return int(result["statusCode"]), out_headers, data
 
-    def _event(self, method: str, path: str, query: str, headers: dict[str, str], body: bytes, route: Route,
-               params: dict[str, str], authorizer: dict[str, Any], identity: dict[str, Any]) -> dict[str, Any]:
+    def _event(
+        self,
+        method: str,
+        path: str,
+        query: str,
+        headers: dict[str, str],
+        body: bytes,
+        route: Route,
+        params: dict[str, str],
+        authorizer: dict[str, Any],
+        identity: dict[str, Any],
+    ) -> dict[str, Any]:
         mv_query = parse_qs(query, keep_blank_values=True)
         try:
             text, b64 = body.decode("utf-8"), False
@@ -115,10 +137,19 @@ class Gateway:
             "pathParameters": params or None,
             "stageVariables": None,
             "requestContext": {
-                "resourcePath": route.path, "httpMethod": method, "path": f"/local{path}", "stage": "local",
-                "requestId": request_id, "extendedRequestId": request_id, "accountId": ACCOUNT,
-                "apiId": "local", "protocol": "HTTP/1.1", "requestTimeEpoch": int(time.time() * 1000),
-                "identity": identity, "authorizer": authorizer or None, "domainName": "127.0.0.1",
+                "resourcePath": route.path,
+                "httpMethod": method,
+                "path": f"/local{path}",
+                "stage": "local",
+                "requestId": request_id,
+                "extendedRequestId": request_id,
+                "accountId": ACCOUNT,
+                "apiId": "local",
+                "protocol": "HTTP/1.1",
+                "requestTimeEpoch": int(time.time() * 1000),
+                "identity": identity,
+                "authorizer": authorizer or None,
+                "domainName": "127.0.0.1",
                 "resourceId": "local",
             },
             "body": text if body else None,
@@ -141,7 +172,9 @@ def serve(gateway: Gateway, host: str = "127.0.0.1", port: int = 8000) -> Thread
                 body = self.rfile.read(length) if length else b""
                 hdrs = {k.lower(): v for k, v in self.headers.items()}
                 try:
-                    status, headers, data = gateway.handle(self.command, self.path, hdrs, body, self.client_address[0])
+                    status, headers, data = gateway.handle(
+                        self.command, self.path, hdrs, body, self.client_address[0]
+                    )
                 except Exception:
                     log.exception("gateway: unhandled error")
                     status, headers, data = _problem(502, "Bad gateway", "the function failed")
@@ -153,7 +186,7 @@ def serve(gateway: Gateway, host: str = "127.0.0.1", port: int = 8000) -> Thread
             self.end_headers()
             self.wfile.write(data)
 
-        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _do
+        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _do  # noqa: N815 - http.server naming
 
         def log_message(self, fmt: str, *args: Any) -> None:
             log.info("%s %s", self.address_string(), fmt % args)

@@ -52,7 +52,7 @@ class Outbox:
         """Write messages accepted since the last flush; returns the new files."""
         with self._lock:
             backend = self._backend()
-            messages = backend.sent_messages[self._seen:]
+            messages = backend.sent_messages[self._seen :]
             self._seen += len(messages)
             written = []
             for msg in messages:

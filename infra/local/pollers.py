@@ -58,8 +58,9 @@ class Poller(threading.Thread):
 class SqsPoller(Poller):
     """SQS -> function, with partial batch failures and the queue's own redrive to its DLQ."""
 
-    def __init__(self, fn: LocalFunction, queue_url: str, queue_arn: str, batch_size: int,
-                 retry_delay_s: int = 1) -> None:
+    def __init__(
+        self, fn: LocalFunction, queue_url: str, queue_arn: str, batch_size: int, retry_delay_s: int = 1
+    ) -> None:
         super().__init__(f"sqs:{fn.spec.logical_id}")
         import boto3
 
@@ -69,8 +70,13 @@ class SqsPoller(Poller):
         self.sqs = boto3.client("sqs")
 
     def poll_once(self) -> bool:
-        resp = self.sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=self.batch_size,
-                                        AttributeNames=["All"], MessageAttributeNames=["All"], WaitTimeSeconds=0)
+        resp = self.sqs.receive_message(
+            QueueUrl=self.queue_url,
+            MaxNumberOfMessages=self.batch_size,
+            AttributeNames=["All"],
+            MessageAttributeNames=["All"],
+            WaitTimeSeconds=0,
+        )
         messages = resp.get("Messages", [])
         if not messages:
             return False
@@ -87,8 +93,11 @@ class SqsPoller(Poller):
                 if m["MessageId"] in failed:
                     # Lambda leaves failed messages to the visibility timeout; locally a short one keeps
                     # retries (and the DLQ after maxReceiveCount) within seconds.
-                    self.sqs.change_message_visibility(QueueUrl=self.queue_url, ReceiptHandle=m["ReceiptHandle"],
-                                                       VisibilityTimeout=self.retry_delay_s)
+                    self.sqs.change_message_visibility(
+                        QueueUrl=self.queue_url,
+                        ReceiptHandle=m["ReceiptHandle"],
+                        VisibilityTimeout=self.retry_delay_s,
+                    )
                 else:
                     self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=m["ReceiptHandle"])
         finally:
@@ -96,19 +105,35 @@ class SqsPoller(Poller):
         return True
 
     def _record(self, m: dict[str, Any]) -> dict[str, Any]:
-        attrs = {k: {"stringValue": v.get("StringValue"), "binaryValue": v.get("BinaryValue"),
-                     "stringListValues": [], "binaryListValues": [], "dataType": v["DataType"]}
-                 for k, v in m.get("MessageAttributes", {}).items()}
-        return {"messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
-                "attributes": m.get("Attributes", {}), "messageAttributes": attrs,
-                "md5OfBody": m.get("MD5OfBody", ""), "eventSource": "aws:sqs", "eventSourceARN": self.queue_arn,
-                "awsRegion": REGION}
+        attrs = {
+            k: {
+                "stringValue": v.get("StringValue"),
+                "binaryValue": v.get("BinaryValue"),
+                "stringListValues": [],
+                "binaryListValues": [],
+                "dataType": v["DataType"],
+            }
+            for k, v in m.get("MessageAttributes", {}).items()
+        }
+        return {
+            "messageId": m["MessageId"],
+            "receiptHandle": m["ReceiptHandle"],
+            "body": m["Body"],
+            "attributes": m.get("Attributes", {}),
+            "messageAttributes": attrs,
+            "md5OfBody": m.get("MD5OfBody", ""),
+            "eventSource": "aws:sqs",
+            "eventSourceARN": self.queue_arn,
+            "awsRegion": REGION,
+        }
 
 
 class StreamPoller(Poller):
-    """DynamoDB stream -> function, in order, with ReportBatchItemFailures, retries and on-failure destination."""
+    """DynamoDB stream -> function, in order, with partial batch failures, retries and an on-failure queue."""
 
-    def __init__(self, fn: LocalFunction, stream_arn: str, props: dict[str, Any], on_failure_url: str | None) -> None:
+    def __init__(
+        self, fn: LocalFunction, stream_arn: str, props: dict[str, Any], on_failure_url: str | None
+    ) -> None:
         super().__init__(f"stream:{fn.spec.logical_id}")
         import boto3
 
@@ -127,16 +152,23 @@ class StreamPoller(Poller):
         # A fresh iterator on every poll: moto replaces a table's stream shard object when it rolls back a
         # cancelled transaction, and an old iterator would then never see another record.
         last = self.last_sequence.get(shard_id)
-        kwargs = ({"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": last} if last
-                  else {"ShardIteratorType": "TRIM_HORIZON"})
-        return self.streams.get_shard_iterator(StreamArn=self.stream_arn, ShardId=shard_id, **kwargs)["ShardIterator"]
+        kwargs = (
+            {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": last}
+            if last
+            else {"ShardIteratorType": "TRIM_HORIZON"}
+        )
+        return self.streams.get_shard_iterator(StreamArn=self.stream_arn, ShardId=shard_id, **kwargs)[
+            "ShardIterator"
+        ]
 
     def poll_once(self) -> bool:
         if not self.pending:
             desc = self.streams.describe_stream(StreamArn=self.stream_arn)["StreamDescription"]
             for shard in desc["Shards"]:
                 sid = shard["ShardId"]
-                resp = self.streams.get_records(ShardIterator=self._fresh_iterator(sid), Limit=self.batch_size)
+                resp = self.streams.get_records(
+                    ShardIterator=self._fresh_iterator(sid), Limit=self.batch_size
+                )
                 for r in resp.get("Records", []):
                     r["eventSourceARN"] = self.stream_arn
                     self.pending.append(r)
@@ -173,15 +205,25 @@ class StreamPoller(Poller):
 
     def _send_to_on_failure(self, record: dict[str, Any]) -> None:
         seq = record["dynamodb"]["SequenceNumber"]
-        log.error("%s: record %s failed %d times; sent to on-failure destination", self.name, seq, self.max_retries)
+        log.error(
+            "%s: record %s failed %d times; sent to on-failure destination", self.name, seq, self.max_retries
+        )
         if not self.on_failure_url:
             return
         # The shape Lambda sends to an on-failure destination for stream sources (metadata, not the record).
         body = {
-            "requestContext": {"condition": "RetryAttemptsExhausted", "approximateInvokeCount": self.max_retries + 1,
-                               "functionArn": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{self.fn.spec.logical_id}"},
-            "DDBStreamBatchInfo": {"shardId": self.shard_of.get(seq, ""), "startSequenceNumber": seq,
-                                   "endSequenceNumber": seq, "batchSize": 1, "streamArn": self.stream_arn},
+            "requestContext": {
+                "condition": "RetryAttemptsExhausted",
+                "approximateInvokeCount": self.max_retries + 1,
+                "functionArn": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{self.fn.spec.logical_id}",
+            },
+            "DDBStreamBatchInfo": {
+                "shardId": self.shard_of.get(seq, ""),
+                "startSequenceNumber": seq,
+                "endSequenceNumber": seq,
+                "batchSize": 1,
+                "streamArn": self.stream_arn,
+            },
         }
         self.sqs.send_message(QueueUrl=self.on_failure_url, MessageBody=json.dumps(body))
 
@@ -199,10 +241,17 @@ class SchedulePoller(Poller):
         """One scheduled invocation now, with an EventBridge-shaped event."""
         from ecrm.platform import clock
 
-        event = {"version": "0", "id": str(time.time_ns()), "detail-type": "Scheduled Event",
-                 "source": "aws.events", "account": ACCOUNT, "time": clock.iso(clock.now())[:19] + "Z",
-                 "region": REGION, "resources": [f"arn:aws:events:{REGION}:{ACCOUNT}:rule/{self.event_name}"],
-                 "detail": self.props.get("Input") and json.loads(self.props["Input"]) or {}}
+        event = {
+            "version": "0",
+            "id": str(time.time_ns()),
+            "detail-type": "Scheduled Event",
+            "source": "aws.events",
+            "account": ACCOUNT,
+            "time": clock.iso(clock.now())[:19] + "Z",
+            "region": REGION,
+            "resources": [f"arn:aws:events:{REGION}:{ACCOUNT}:rule/{self.event_name}"],
+            "detail": (self.props.get("Input") and json.loads(self.props["Input"])) or {},
+        }
         return self.fn.invoke(event)
 
     def poll_once(self) -> bool:
@@ -224,7 +273,9 @@ def pollers_for(stack: Stack, schedule_every_s: float = 60.0) -> list[Poller]:
             props = resolver.resolve(ev.properties)
             if ev.type == "SQS":
                 queue = by_arn[props["Queue"]]
-                result.append(SqsPoller(fn, stack.queue_url(queue), props["Queue"], int(props.get("BatchSize", 10))))
+                result.append(
+                    SqsPoller(fn, stack.queue_url(queue), props["Queue"], int(props.get("BatchSize", 10)))
+                )
             elif ev.type == "DynamoDB":
                 dest = props.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
                 dest_url = stack.queue_url(by_arn[dest]) if dest in by_arn else None

@@ -11,7 +11,6 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -44,8 +43,17 @@ def _aws_env(endpoint: str) -> dict[str, str]:
     }
 
 
-_DDB_OPERATIONS = ("put_item", "update_item", "delete_item", "transact_write_items", "batch_write_item",
-               "get_item", "query", "batch_get_item", "transact_get_items")
+_DDB_OPERATIONS = (
+    "put_item",
+    "update_item",
+    "delete_item",
+    "transact_write_items",
+    "batch_write_item",
+    "get_item",
+    "query",
+    "batch_get_item",
+    "transact_get_items",
+)
 
 
 def _serialise_moto_dynamodb() -> None:
@@ -175,10 +183,14 @@ def create(endpoint: str, overrides: dict[str, str] | None = None) -> Stack:
     cf.create_stack(
         StackName=STACK_NAME,
         TemplateBody=json.dumps(data),
-        Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in params.items() if k in data["Parameters"]],
+        Parameters=[
+            {"ParameterKey": k, "ParameterValue": v} for k, v in params.items() if k in data["Parameters"]
+        ],
     )
-    physical = {r["LogicalResourceId"]: r["PhysicalResourceId"]
-                for r in cf.describe_stack_resources(StackName=STACK_NAME)["StackResources"]}
+    physical = {
+        r["LogicalResourceId"]: r["PhysicalResourceId"]
+        for r in cf.describe_stack_resources(StackName=STACK_NAME)["StackResources"]
+    }
     attributes = _attributes(data, physical, endpoint)
     _apply_what_moto_ignores(sam, cfn, params, physical, attributes)
     resolver = tpl.Resolver(REGION, ACCOUNT, params, physical, attributes)
@@ -205,8 +217,12 @@ def _attributes(data: dict[str, Any], physical: dict[str, str], endpoint: str) -
             attrs[name] = {"Arn": desc["TableArn"], "StreamArn": desc.get("LatestStreamArn", "")}
         elif res["Type"] == "AWS::SQS::Queue":
             qname = pid.rsplit("/", 1)[1]
-            attrs[name] = {"Arn": f"arn:aws:sqs:{REGION}:{ACCOUNT}:{qname}", "QueueName": qname,
-                           "QueueUrl": pid, "LocalUrl": f"{endpoint}/{ACCOUNT}/{qname}"}
+            attrs[name] = {
+                "Arn": f"arn:aws:sqs:{REGION}:{ACCOUNT}:{qname}",
+                "QueueName": qname,
+                "QueueUrl": pid,
+                "LocalUrl": f"{endpoint}/{ACCOUNT}/{qname}",
+            }
         elif res["Type"] == "AWS::SNS::Topic":
             attrs[name] = {"TopicArn": pid, "TopicName": pid.rsplit(":", 1)[1]}
         elif res["Type"] == "AWS::S3::Bucket":
@@ -214,8 +230,13 @@ def _attributes(data: dict[str, Any], physical: dict[str, str], endpoint: str) -
     return attrs
 
 
-def _apply_what_moto_ignores(sam: dict[str, Any], cfn: dict[str, Any], params: dict[str, str],
-                             physical: dict[str, str], attributes: dict[str, dict[str, str]]) -> None:
+def _apply_what_moto_ignores(
+    sam: dict[str, Any],
+    cfn: dict[str, Any],
+    params: dict[str, str],
+    physical: dict[str, str],
+    attributes: dict[str, dict[str, str]],
+) -> None:
     """TTL, SES identities, configuration sets and templates: moto's CloudFormation skips these."""
     import boto3
 
@@ -225,7 +246,11 @@ def _apply_what_moto_ignores(sam: dict[str, Any], cfn: dict[str, Any], params: d
     ses.verify_email_identity(EmailAddress=params["MailFromAddress"])
     for name, res in cfn["Resources"].items():
         props = resolver.resolve(res.get("Properties", {}))
-        if res["Type"] == "AWS::DynamoDB::Table" and name in physical and props.get("TimeToLiveSpecification"):
+        if (
+            res["Type"] == "AWS::DynamoDB::Table"
+            and name in physical
+            and props.get("TimeToLiveSpecification")
+        ):
             spec = props["TimeToLiveSpecification"]
             ddb.update_time_to_live(TableName=physical[name], TimeToLiveSpecification=spec)
         elif res["Type"] == "AWS::SES::ConfigurationSet":

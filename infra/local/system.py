@@ -27,8 +27,14 @@ log = logging.getLogger("ecrm.local")
 class LocalSystem:
     """Start/stop the local stack; tests use it in-process, `python -m infra.local` runs it for people."""
 
-    def __init__(self, outbox_dir: Path, http_port: int | None = 8000, moto_port: int = 0,
-                 schedule_every_s: float = 60.0, seed: bool = True) -> None:
+    def __init__(
+        self,
+        outbox_dir: Path,
+        http_port: int | None = 8000,
+        moto_port: int = 0,
+        schedule_every_s: float = 60.0,
+        seed: bool = True,
+    ) -> None:
         self.outbox_dir, self.http_port, self.moto_port = outbox_dir, http_port, moto_port
         self.schedule_every_s, self.seed = schedule_every_s, seed
         self.moto: Any = None
@@ -59,8 +65,13 @@ class LocalSystem:
             gateway = gw.Gateway(self.stack.functions["ApiFunction"], self._local_routes())
             self.http = gw.serve(gateway, port=self.http_port)
             self.http_port = self.http.server_address[1]
-        log.warning("local stack up in %.1fs: api=http://127.0.0.1:%s aws=%s outbox=%s", time.monotonic() - started,
-                    self.http_port, endpoint, self.outbox_dir)
+        log.warning(
+            "local stack up in %.1fs: api=http://127.0.0.1:%s aws=%s outbox=%s",
+            time.monotonic() - started,
+            self.http_port,
+            endpoint,
+            self.outbox_dir,
+        )
         return self
 
     def stop(self) -> None:
@@ -97,7 +108,11 @@ class LocalSystem:
 
     def run_schedule(self, function: str) -> list[Any]:
         """Fire every schedule of `function` now."""
-        return [p.fire() for p in self.pollers if isinstance(p, pollers.SchedulePoller) and p.fn.spec.logical_id == function]
+        return [
+            p.fire()
+            for p in self.pollers
+            if isinstance(p, pollers.SchedulePoller) and p.fn.spec.logical_id == function
+        ]
 
     def idle(self) -> bool:
         """True when no poller is working (queues may still hold delayed retries)."""
@@ -115,7 +130,9 @@ class LocalSystem:
 
         def clock(body: bytes, _q: dict[str, list[str]]) -> tuple[int, dict[str, str], bytes]:
             doc = json.loads(body or b"{}")
-            offset = timedelta(days=float(doc.get("offset_days", 0)), seconds=float(doc.get("offset_seconds", 0)))
+            offset = timedelta(
+                days=float(doc.get("offset_days", 0)), seconds=float(doc.get("offset_seconds", 0))
+            )
             os.environ["ECRM_CLOCK_OFFSET_SECONDS"] = str(offset.total_seconds())
             from ecrm.platform import clock as clk
 
@@ -127,8 +144,19 @@ class LocalSystem:
 
         def health(_body: bytes, _q: dict[str, list[str]]) -> tuple[int, dict[str, str], bytes]:
             assert self.stack
-            return ok({"ok": True, "aws_endpoint": self.stack.endpoint, "table": self.stack.table(),
-                       "outbox": str(self.outbox_dir), "idle": self.idle()})
+            return ok(
+                {
+                    "ok": True,
+                    "aws_endpoint": self.stack.endpoint,
+                    "table": self.stack.table(),
+                    "outbox": str(self.outbox_dir),
+                    "idle": self.idle(),
+                }
+            )
 
-        return {("POST", "/_local/token"): token, ("POST", "/_local/clock"): clock,
-                ("POST", "/_local/schedules"): schedules, ("GET", "/_local/health"): health}
+        return {
+            ("POST", "/_local/token"): token,
+            ("POST", "/_local/clock"): clock,
+            ("POST", "/_local/schedules"): schedules,
+            ("GET", "/_local/health"): health,
+        }

@@ -31,7 +31,7 @@ def load(path: Path = TEMPLATE) -> dict[str, Any]:
 
 
 def sam_transform(sam: dict[str, Any], parameters: dict[str, str] | None = None) -> dict[str, Any]:
-    """Run the AWS SAM transform offline (local code paths replaced by placeholder S3 URIs, as `sam package`)."""
+    """The AWS SAM transform, offline (local code paths become placeholder S3 URIs, as `sam package` does)."""
     from samtranslator.translator.transform import transform
 
     doc = copy.deepcopy(sam)
@@ -78,12 +78,18 @@ def data_stack(cfn: dict[str, Any]) -> dict[str, Any]:
     while changed:
         changed = False
         for name, res in list(resources.items()):
-            missing = [r for r in _refs(res) if r not in resources and r not in params and not r.startswith("AWS::")]
+            missing = [
+                r for r in _refs(res) if r not in resources and r not in params and not r.startswith("AWS::")
+            ]
             if missing:
                 del resources[name]
                 changed = True
-    return {"AWSTemplateFormatVersion": "2010-09-09", "Parameters": params,
-            "Conditions": cfn.get("Conditions", {}), "Resources": resources}
+    return {
+        "AWSTemplateFormatVersion": "2010-09-09",
+        "Parameters": params,
+        "Conditions": cfn.get("Conditions", {}),
+        "Resources": resources,
+    }
 
 
 @dataclass
@@ -127,7 +133,9 @@ def functions(sam: dict[str, Any]) -> dict[str, FunctionSpec]:
             continue
         props = res["Properties"]
         env = {**glob_env, **props.get("Environment", {}).get("Variables", {})}
-        events = [EventSource(n, e["Type"], e.get("Properties", {})) for n, e in props.get("Events", {}).items()]
+        events = [
+            EventSource(n, e["Type"], e.get("Properties", {})) for n, e in props.get("Events", {}).items()
+        ]
         specs[name] = FunctionSpec(
             logical_id=name,
             code_dir=(ROOT / props["CodeUri"]).resolve(),
@@ -142,14 +150,25 @@ def functions(sam: dict[str, Any]) -> dict[str, FunctionSpec]:
 class Resolver:
     """Resolves the intrinsic functions used in environment variables and event sources."""
 
-    def __init__(self, region: str, account: str, params: dict[str, str], physical: dict[str, str],
-                 attributes: dict[str, dict[str, str]]) -> None:
+    def __init__(
+        self,
+        region: str,
+        account: str,
+        params: dict[str, str],
+        physical: dict[str, str],
+        attributes: dict[str, dict[str, str]],
+    ) -> None:
         self.region, self.account = region, account
         self.params, self.physical, self.attributes = params, physical, attributes
 
     def _ref(self, name: str) -> str:
-        pseudo = {"AWS::Region": self.region, "AWS::AccountId": self.account, "AWS::Partition": "aws",
-                  "AWS::StackName": "ecrm-local", "AWS::URLSuffix": "amazonaws.com"}
+        pseudo = {
+            "AWS::Region": self.region,
+            "AWS::AccountId": self.account,
+            "AWS::Partition": "aws",
+            "AWS::StackName": "ecrm-local",
+            "AWS::URLSuffix": "amazonaws.com",
+        }
         if name in pseudo:
             return pseudo[name]
         if name in self.params:
@@ -164,7 +183,7 @@ class Resolver:
     def resolve(self, node: Any) -> Any:
         """A value with Ref / Fn::GetAtt / Fn::Sub / Fn::Join replaced by local values."""
         if isinstance(node, dict) and len(node) == 1:
-            (k, v), = node.items()
+            ((k, v),) = node.items()
             if k == "Ref":
                 return self._ref(v)
             if k == "Fn::GetAtt":

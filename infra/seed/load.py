@@ -23,12 +23,21 @@ def seed_demo_order() -> dict[str, Any]:
     """One guest order so the outbox and the tracking page have something to show."""
     from ecrm.orders import service
 
-    return service.place_order({
-        "lines": [{"sku": "TEE-ORG-M", "quantity": 2}, {"sku": "MUG-LOGO", "quantity": 1}],
-        "customer": {"email": "grace@example.com", "name": "Grace Hopper"},
-        "shipping_address": {"name": "Grace Hopper", "line1": "1 Harbour Street", "city": "Amsterdam",
-                             "postal_code": "1011 AB", "country": "NL"},
-    }, None, "seed")
+    return service.place_order(
+        {
+            "lines": [{"sku": "TEE-ORG-M", "quantity": 2}, {"sku": "MUG-LOGO", "quantity": 1}],
+            "customer": {"email": "grace@example.com", "name": "Grace Hopper"},
+            "shipping_address": {
+                "name": "Grace Hopper",
+                "line1": "1 Harbour Street",
+                "city": "Amsterdam",
+                "postal_code": "1011 AB",
+                "country": "NL",
+            },
+        },
+        None,
+        "seed",
+    )
 
 
 def seed_all() -> None:

@@ -14,9 +14,15 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_build_api_function_packs_only_app_and_chalice_runtime(tmp_path: Path) -> None:
     out = tmp_path / "ApiFunction"
-    subprocess.run(["make", "-s", "build-ApiFunction", f"ARTIFACTS_DIR={out}", f"PYTHON={sys.executable}"],
-                   cwd=ROOT, check=True, timeout=300)
-    files = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+    subprocess.run(
+        ["make", "-s", "build-ApiFunction", f"ARTIFACTS_DIR={out}", f"PYTHON={sys.executable}"],
+        cwd=ROOT,
+        check=True,
+        timeout=300,
+    )
+    files = sorted(
+        str(p.relative_to(out)) for p in out.rglob("*") if p.is_file() and "__pycache__" not in p.parts
+    )
     assert files == ["app.py", "chalice/__init__.py", "chalice/app.py"]
     probe = (
         "import sys, json; sys.path.insert(0, sys.argv[1]);"
@@ -25,6 +31,12 @@ def test_build_api_function_packs_only_app_and_chalice_runtime(tmp_path: Path) -
         "print(json.dumps(sorted(app.app.routes)))"
     )
     env = {**os.environ, "PYTHONPATH": str(ROOT / "layers" / "ecrm")}
-    result = subprocess.run([sys.executable, "-c", probe, str(out)], env=env, capture_output=True, text=True,
-                            timeout=60, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", probe, str(out)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
     assert "/orders" in json.loads(result.stdout)

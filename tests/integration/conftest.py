@@ -33,15 +33,25 @@ class Api:
         self.base = base
         self.http = requests.Session()
 
-    def call(self, method: str, path: str, json: Any = None, token: str | None = None, admin: bool = False,
-             headers: dict[str, str] | None = None, data: bytes | str | None = None) -> requests.Response:
+    def call(
+        self,
+        method: str,
+        path: str,
+        json: Any = None,
+        token: str | None = None,
+        admin: bool = False,
+        headers: dict[str, str] | None = None,
+        data: bytes | str | None = None,
+    ) -> requests.Response:
         """One request; `admin` signs it with SigV4 like the AWS CLI / an IAM principal would."""
         hdrs = dict(headers or {})
         if token:
             hdrs["Authorization"] = f"Bearer {token}"
         if admin:
-            hdrs["Authorization"] = ("AWS4-HMAC-SHA256 Credential=test/20261126/us-east-1/execute-api/aws4_request, "
-                                     "SignedHeaders=host;x-amz-date, Signature=local")
+            hdrs["Authorization"] = (
+                "AWS4-HMAC-SHA256 Credential=test/20261126/us-east-1/execute-api/aws4_request, "
+                "SignedHeaders=host;x-amz-date, Signature=local"
+            )
         return self.http.request(method, self.base + path, json=json, data=data, headers=hdrs, timeout=30)
 
 

@@ -46,8 +46,9 @@ def counting() -> Iterator[Calls]:
         yield calls
 
 
-def request(gateway: gw.Gateway, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None
-            ) -> tuple[int, dict[str, Any]]:
+def request(
+    gateway: gw.Gateway, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None
+) -> tuple[int, dict[str, Any]]:
     """Run one request through the gateway in this thread."""
     raw = json.dumps(body).encode() if body is not None and not isinstance(body, bytes) else (body or b"")
     hdrs = {"content-type": "application/json", **{k.lower(): v for k, v in (headers or {}).items()}}

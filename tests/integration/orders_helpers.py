@@ -16,8 +16,13 @@ def order_body(email: str, name: str = "Ada Lovelace", **overrides: Any) -> dict
     doc: dict[str, Any] = {
         "lines": [{"sku": "TEE-ORG-M", "quantity": 2}, {"sku": "MUG-LOGO", "quantity": 1}],
         "customer": {"email": email, "name": name},
-        "shipping_address": {"name": name, "line1": "12 Analytical Row", "city": "London",
-                             "postal_code": "N1 9GU", "country": "GB"},
+        "shipping_address": {
+            "name": name,
+            "line1": "12 Analytical Row",
+            "city": "London",
+            "postal_code": "N1 9GU",
+            "country": "GB",
+        },
     }
     doc.update(overrides)
     return doc

@@ -25,8 +25,10 @@ def _signed(system: LocalSystem, doc: dict) -> tuple[bytes, dict[str, str]]:
     assert system.stack
     secret = system.stack.functions["ApiFunction"].environment["CARRIER_WEBHOOK_SECRET"].encode()
     raw = json.dumps(doc).encode()
-    return raw, {"Content-Type": "application/json",
-                 carriers.SIGNATURE_HEADER: carriers.sign(secret, raw, clock.now())}
+    return raw, {
+        "Content-Type": "application/json",
+        carriers.SIGNATURE_HEADER: carriers.sign(secret, raw, clock.now()),
+    }
 
 
 def test_carrier_webhook_moves_the_order_once_per_event(api: Api, system: LocalSystem) -> None:
@@ -34,13 +36,28 @@ def test_carrier_webhook_moves_the_order_once_per_event(api: Api, system: LocalS
     oid = api.call("POST", "/orders", json=order_body(email)).json()["order_id"]
     number = "3S" + uuid.uuid4().hex[:12].upper()
     _ship(api, oid, number)
-    event = {"event_id": f"evt-{uuid.uuid4().hex}", "carrier": "postnl", "tracking_number": number,
-             "tag": "OutForDelivery", "occurred_at": clock.iso(clock.now()), "location": "Utrecht",
-             "message": "Parcel is with the driver"}
+    event = {
+        "event_id": f"evt-{uuid.uuid4().hex}",
+        "carrier": "postnl",
+        "tracking_number": number,
+        "tag": "OutForDelivery",
+        "occurred_at": clock.iso(clock.now()),
+        "location": "Utrecht",
+        "message": "Parcel is with the driver",
+    }
     raw, headers = _signed(system, event)
-    assert api.call("POST", "/carrier-events", data=raw,
-                    headers={**headers, carriers.SIGNATURE_HEADER: "t=1,v1=00"}).status_code == 401
-    assert api.call("POST", "/carrier-events", data=raw, headers={"Content-Type": "application/json"}).status_code == 401
+    assert (
+        api.call(
+            "POST", "/carrier-events", data=raw, headers={**headers, carriers.SIGNATURE_HEADER: "t=1,v1=00"}
+        ).status_code
+        == 401
+    )
+    assert (
+        api.call(
+            "POST", "/carrier-events", data=raw, headers={"Content-Type": "application/json"}
+        ).status_code
+        == 401
+    )
     first = api.call("POST", "/carrier-events", data=raw, headers=headers)
     assert first.status_code == 200, first.text
     assert first.json()["status"] == "out_for_delivery" and first.json()["changed"] is True
@@ -52,10 +69,14 @@ def test_carrier_webhook_moves_the_order_once_per_event(api: Api, system: LocalS
     assert resp.status_code == 422 and resp.json()["errors"][0]["field"] == "tracking_number"
 
     # A late hub scan after "out for delivery" is kept in the timeline but does not move the status back.
-    late, h3 = _signed(system, {**event, "event_id": f"evt-{uuid.uuid4().hex}", "tag": "InTransit",
-                                "location": "Hub Nieuwegein"})
+    late, h3 = _signed(
+        system,
+        {**event, "event_id": f"evt-{uuid.uuid4().hex}", "tag": "InTransit", "location": "Hub Nieuwegein"},
+    )
     moved = api.call("POST", "/carrier-events", data=late, headers=h3).json()
-    assert moved["changed"] is True and moved["status"] == "in_transit"  # out_for_delivery -> in_transit is legal
+    assert (
+        moved["changed"] is True and moved["status"] == "in_transit"
+    )  # out_for_delivery -> in_transit is legal
 
     wait_for(lambda: any("arrives today" in m["Subject"] for m in outbox_for(system, email)))
     settle(system)
@@ -71,7 +92,9 @@ def test_a_stream_record_delivered_twice_sends_one_email(api: Api, system: Local
     streams = boto3.client("dynamodbstreams", endpoint_url=system.stack.endpoint)
     arn = system.stack.attributes["CrmTable"]["StreamArn"]
     shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
-    it = streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+    it = streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON")[
+        "ShardIterator"
+    ]
     records = []
     while it:
         resp = streams.get_records(ShardIterator=it, Limit=1000)
@@ -79,8 +102,11 @@ def test_a_stream_record_delivered_twice_sends_one_email(api: Api, system: Local
         if not resp["Records"]:
             break
         it = resp.get("NextShardIterator")
-    mine = [r for r in records if r["dynamodb"]["Keys"]["pk"]["S"] == f"ORDER#{oid}"
-            and r["dynamodb"]["Keys"]["sk"]["S"] == "ORDER"]
+    mine = [
+        r
+        for r in records
+        if r["dynamodb"]["Keys"]["pk"]["S"] == f"ORDER#{oid}" and r["dynamodb"]["Keys"]["sk"]["S"] == "ORDER"
+    ]
     assert mine
     for r in mine:
         r["eventSourceARN"] = arn
@@ -94,8 +120,12 @@ def test_a_stream_record_delivered_twice_sends_one_email(api: Api, system: Local
 
 def test_a_queue_message_delivered_twice_sends_one_email(system: LocalSystem) -> None:
     email = unique_email()
-    msg = OutboundEmail(to=email, dedupe_key=f"test#{email}", template="order_delivered",
-                        data={"name": "Twice", "order_id": "ORD-TWICE", "tracking_url": "http://x"})
+    msg = OutboundEmail(
+        to=email,
+        dedupe_key=f"test#{email}",
+        template="order_delivered",
+        data={"name": "Twice", "order_id": "ORD-TWICE", "tracking_url": "http://x"},
+    )
     assert system.stack
     sqs = boto3.client("sqs", endpoint_url=system.stack.endpoint)
     url = system.stack.queue_url("EmailQueue")
@@ -112,14 +142,21 @@ def test_poison_message_lands_in_the_dlq_and_the_rest_of_the_batch_is_sent(syste
     url, dlq = system.stack.queue_url("EmailQueue"), system.stack.queue_url("EmailDLQ")
     good = unique_email()
     poison = "{this is not an email message"
-    ok = OutboundEmail(to=good, dedupe_key=f"test#{good}", template="order_delivered",
-                       data={"name": "Fine", "order_id": "ORD-FINE", "tracking_url": "http://x"})
-    sqs.send_message_batch(QueueUrl=url, Entries=[{"Id": "1", "MessageBody": poison},
-                                                  {"Id": "2", "MessageBody": ok.to_json()}])
+    ok = OutboundEmail(
+        to=good,
+        dedupe_key=f"test#{good}",
+        template="order_delivered",
+        data={"name": "Fine", "order_id": "ORD-FINE", "tracking_url": "http://x"},
+    )
+    sqs.send_message_batch(
+        QueueUrl=url, Entries=[{"Id": "1", "MessageBody": poison}, {"Id": "2", "MessageBody": ok.to_json()}]
+    )
     wait_for(lambda: outbox_for(system, good))
 
     def in_dlq() -> bool:
-        msgs = sqs.receive_message(QueueUrl=dlq, MaxNumberOfMessages=10, VisibilityTimeout=0).get("Messages", [])
+        msgs = sqs.receive_message(QueueUrl=dlq, MaxNumberOfMessages=10, VisibilityTimeout=0).get(
+            "Messages", []
+        )
         return any(m["Body"] == poison for m in msgs)
 
     wait_for(in_dlq, timeout=30)
@@ -130,8 +167,15 @@ def test_suppressed_addresses_are_not_mailed(api: Api, system: LocalSystem) -> N
     email = unique_email()
     assert system.stack
     ddb = boto3.client("dynamodb", endpoint_url=system.stack.endpoint)
-    ddb.put_item(TableName=system.stack.table(), Item={"pk": {"S": f"SUPPRESS#{email}"}, "sk": {"S": "SUPPRESS"},
-                                                      "type": {"S": "SUPPRESSION"}, "reason": {"S": "bounce"}})
+    ddb.put_item(
+        TableName=system.stack.table(),
+        Item={
+            "pk": {"S": f"SUPPRESS#{email}"},
+            "sk": {"S": "SUPPRESS"},
+            "type": {"S": "SUPPRESSION"},
+            "reason": {"S": "bounce"},
+        },
+    )
     assert api.call("POST", "/orders", json=order_body(email)).status_code == 201
     settle(system, 2.0)
     assert outbox_for(system, email) == []

@@ -17,8 +17,10 @@ from tests.integration.dynamodb_calls import counting, request
 from tests.integration.orders_helpers import order_body, unique_email
 
 ROOT = Path(__file__).resolve().parents[2]
-ADMIN = {"authorization": "AWS4-HMAC-SHA256 Credential=test/20261126/us-east-1/execute-api/aws4_request, "
-                          "SignedHeaders=host, Signature=local"}
+ADMIN = {
+    "authorization": "AWS4-HMAC-SHA256 Credential=test/20261126/us-east-1/execute-api/aws4_request, "
+    "SignedHeaders=host, Signature=local"
+}
 
 
 @pytest.fixture(scope="module")
@@ -57,17 +59,32 @@ def test_order_routes_stay_within_their_dynamodb_budget(system: LocalSystem, gat
     assert calls.on(crm) == ["GetItem", "TransactWriteItems"]
 
     number = "CNT" + oid[4:]
-    request(gateway, "POST", f"/admin/orders/{oid}/status",
-            {"status": "shipped", "carrier": "ups", "tracking_number": number}, ADMIN)
+    request(
+        gateway,
+        "POST",
+        f"/admin/orders/{oid}/status",
+        {"status": "shipped", "carrier": "ups", "tracking_number": number},
+        ADMIN,
+    )
     secret = system.stack.functions["ApiFunction"].environment["CARRIER_WEBHOOK_SECRET"].encode()
-    event = {"event_id": f"e-{oid}", "carrier": "ups", "tracking_number": number, "tag": "InTransit",
-             "occurred_at": clock.iso(clock.now())}
+    event = {
+        "event_id": f"e-{oid}",
+        "carrier": "ups",
+        "tracking_number": number,
+        "tag": "InTransit",
+        "occurred_at": clock.iso(clock.now()),
+    }
     import json
 
     raw = json.dumps(event).encode()
     with counting() as calls:
-        status, _ = request(gateway, "POST", "/carrier-events", raw,
-                            {carriers.SIGNATURE_HEADER: carriers.sign(secret, raw, clock.now())})
+        status, _ = request(
+            gateway,
+            "POST",
+            "/carrier-events",
+            raw,
+            {carriers.SIGNATURE_HEADER: carriers.sign(secret, raw, clock.now())},
+        )
     assert status == 200
     # tracking number -> order id, the order, one transaction (carriers do not know our order ids)
     assert calls.on(crm) == ["GetItem", "GetItem", "TransactWriteItems"]
@@ -75,5 +92,7 @@ def test_order_routes_stay_within_their_dynamodb_budget(system: LocalSystem, gat
 
 def test_no_code_path_scans_the_table() -> None:
     sources = [ROOT / "app.py", *ROOT.glob("functions/*/app.py"), *ROOT.glob("layers/ecrm/ecrm/**/*.py")]
-    offenders = [str(p.relative_to(ROOT)) for p in sources if re.search(r"\.scan\(|\"Scan\"|'Scan'", p.read_text())]
+    offenders = [
+        str(p.relative_to(ROOT)) for p in sources if re.search(r"\.scan\(|\"Scan\"|'Scan'", p.read_text())
+    ]
     assert offenders == []

@@ -49,15 +49,21 @@ def test_guest_tracking_link_shows_the_timeline_without_personal_data(api: Api) 
     assert api.call("GET", f"/track/{order['order_id']}").status_code == 404
 
 
-def test_idempotency_key_returns_the_same_order_and_creates_nothing_new(api: Api, system: LocalSystem) -> None:
+def test_idempotency_key_returns_the_same_order_and_creates_nothing_new(
+    api: Api, system: LocalSystem
+) -> None:
     email = unique_email()
     body = order_body(email)
     first = api.call("POST", "/orders", json=body, headers={"Idempotency-Key": f"k-{email}"})
     again = api.call("POST", "/orders", json=body, headers={"Idempotency-Key": f"k-{email}"})
     assert first.status_code == 201 and again.status_code == 201
     assert first.json()["order_id"] == again.json()["order_id"]
-    other = api.call("POST", "/orders", json=order_body(email, name="Someone Else"),
-                     headers={"Idempotency-Key": f"k-{email}"})
+    other = api.call(
+        "POST",
+        "/orders",
+        json=order_body(email, name="Someone Else"),
+        headers={"Idempotency-Key": f"k-{email}"},
+    )
     assert other.status_code == 422
     assert other.json()["errors"][0]["field"] == "Idempotency-Key"
     settle(system)
@@ -67,7 +73,9 @@ def test_idempotency_key_returns_the_same_order_and_creates_nothing_new(api: Api
 def test_member_orders_are_private_and_listed_newest_first(api: Api, member_token) -> None:
     alice, bob = unique_email("alice"), unique_email("bob")
     ta, tb = member_token(alice), member_token(bob)
-    ids = [api.call("POST", "/me/orders", json=order_body(alice), token=ta).json()["order_id"] for _ in range(3)]
+    ids = [
+        api.call("POST", "/me/orders", json=order_body(alice), token=ta).json()["order_id"] for _ in range(3)
+    ]
     page1 = api.call("GET", "/me/orders?limit=2", token=ta).json()
     assert [o["order_id"] for o in page1["orders"]] == ids[::-1][:2]
     page2 = api.call("GET", f"/me/orders?limit=2&cursor={page1['next_cursor']}", token=ta).json()
@@ -79,7 +87,9 @@ def test_member_orders_are_private_and_listed_newest_first(api: Api, member_toke
     assert api.call("GET", "/me/orders", token=tb).json()["orders"] == []
 
 
-def test_admin_moves_an_order_through_its_lifecycle_and_each_change_emails_once(api: Api, system: LocalSystem) -> None:
+def test_admin_moves_an_order_through_its_lifecycle_and_each_change_emails_once(
+    api: Api, system: LocalSystem
+) -> None:
     email = unique_email()
     oid = api.call("POST", "/orders", json=order_body(email)).json()["order_id"]
     path = f"/admin/orders/{oid}/status"
@@ -88,8 +98,12 @@ def test_admin_moves_an_order_through_its_lifecycle_and_each_change_emails_once(
     shipped_without_tracking = api.call("POST", path, json={"status": "shipped"}, admin=True)
     assert shipped_without_tracking.status_code == 422
     assert shipped_without_tracking.json()["errors"][0]["field"] == "tracking_number"
-    ok = api.call("POST", path, json={"status": "shipped", "carrier": "dhl", "tracking_number": f"JD{oid[4:]}"},
-                  admin=True)
+    ok = api.call(
+        "POST",
+        path,
+        json={"status": "shipped", "carrier": "dhl", "tracking_number": f"JD{oid[4:]}"},
+        admin=True,
+    )
     assert ok.status_code == 200, ok.text
     illegal = api.call("POST", path, json={"status": "cancelled"}, admin=True)
     assert illegal.status_code == 409
@@ -99,15 +113,26 @@ def test_admin_moves_an_order_through_its_lifecycle_and_each_change_emails_once(
     again = api.call("POST", path, json={"status": "delivered"}, admin=True)
     assert again.status_code == 200 and again.json()["changed"] is False
 
-    subjects = wait_for(lambda: (s := [m["Subject"] for m in outbox_for(system, email)]) and len(s) >= 4 and s)
+    subjects = wait_for(
+        lambda: (s := [m["Subject"] for m in outbox_for(system, email)]) and len(s) >= 4 and s
+    )
     settle(system)
     subjects = [m["Subject"] for m in outbox_for(system, email)]
-    assert sorted(subjects) == sorted([f"Order {oid} confirmed", f"Order {oid} has shipped",
-                                       f"Order {oid} arrives today", f"Order {oid} was delivered"])
+    assert sorted(subjects) == sorted(
+        [
+            f"Order {oid} confirmed",
+            f"Order {oid} has shipped",
+            f"Order {oid} arrives today",
+            f"Order {oid} was delivered",
+        ]
+    )
     shipped = next(m for m in outbox_for(system, email) if "shipped" in m["Subject"])
     assert f"JD{oid[4:]}" in body_text(shipped)
-    tracked = api.call("GET", "/track/" + api.call("POST", "/orders", json=order_body(email)).json()[
-        "tracking_url"].rsplit("/", 1)[1])
+    tracked = api.call(
+        "GET",
+        "/track/"
+        + api.call("POST", "/orders", json=order_body(email)).json()["tracking_url"].rsplit("/", 1)[1],
+    )
     assert tracked.status_code == 200
 
 
@@ -118,12 +143,18 @@ def test_console_edit_of_status_is_recorded_and_notified(api: Api, system: Local
     assert system.stack
     ddb = boto3.client("dynamodb", endpoint_url=system.stack.endpoint)
     # What an admin does in the DynamoDB console: edit the status attribute only.
-    ddb.update_item(TableName=system.stack.table(), Key={"pk": {"S": f"ORDER#{oid}"}, "sk": {"S": "ORDER"}},
-                    UpdateExpression="SET #s = :s", ExpressionAttributeNames={"#s": "status"},
-                    ExpressionAttributeValues={":s": {"S": "cancelled"}})
+    ddb.update_item(
+        TableName=system.stack.table(),
+        Key={"pk": {"S": f"ORDER#{oid}"}, "sk": {"S": "ORDER"}},
+        UpdateExpression="SET #s = :s",
+        ExpressionAttributeNames={"#s": "status"},
+        ExpressionAttributeValues={":s": {"S": "cancelled"}},
+    )
     wait_for(lambda: any("cancelled" in m["Subject"] for m in outbox_for(system, email)))
     token = order["tracking_url"].rsplit("/", 1)[1]
-    timeline = wait_for(lambda: (t := api.call("GET", f"/track/{token}").json()["timeline"]) and len(t) == 2 and t)
+    timeline = wait_for(
+        lambda: (t := api.call("GET", f"/track/{token}").json()["timeline"]) and len(t) == 2 and t
+    )
     assert timeline[-1]["status"] == "cancelled" and timeline[-1]["source"] == "console"
 
 
@@ -132,9 +163,18 @@ def test_bad_input_gets_problem_details_naming_the_field(api: Api) -> None:
     cases = [
         (b"{not json", {"Content-Type": "application/json"}, 400, "body"),
         (json.dumps(order_body(email)).encode(), {"Content-Type": "text/plain"}, 415, "Content-Type"),
-        (json.dumps(order_body(email, lines=[{"sku": "NOPE-1", "quantity": 1}])).encode(), {}, 422, "lines.0.sku"),
-        (json.dumps(order_body(email, lines=[{"sku": "TEE-ORG-M", "quantity": "2"}])).encode(), {}, 422,
-         "lines.0.quantity"),
+        (
+            json.dumps(order_body(email, lines=[{"sku": "NOPE-1", "quantity": 1}])).encode(),
+            {},
+            422,
+            "lines.0.sku",
+        ),
+        (
+            json.dumps(order_body(email, lines=[{"sku": "TEE-ORG-M", "quantity": "2"}])).encode(),
+            {},
+            422,
+            "lines.0.quantity",
+        ),
         (json.dumps(order_body(email, lines=[])).encode(), {}, 422, "lines"),
         (json.dumps(order_body("not-an-email")).encode(), {}, 422, "customer.email"),
         (json.dumps(order_body(email, name="x" * 5000)).encode(), {}, 422, "customer.name"),

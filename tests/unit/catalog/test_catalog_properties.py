@@ -33,7 +33,7 @@ from ecrm.catalog.engine import (
     parse_product,
 )
 
-SETTINGS = settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def _apply_repair(selection: dict[str, Any], repair: list[Any]) -> dict[str, Any]:

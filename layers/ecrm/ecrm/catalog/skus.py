@@ -36,5 +36,12 @@ def get_many(skus: list[str]) -> dict[str, dict[str, Any]]:
 
 def put(doc: dict[str, Any]) -> None:
     """Create or replace a SKU item (seed data, admin scripts)."""
-    item = {"pk": f"SKU#{doc['sku']}", "sk": "SKU", "type": "SKU", "gsi1pk": "SKUS", "gsi1sk": doc["sku"], **doc}
+    item = {
+        "pk": f"SKU#{doc['sku']}",
+        "sk": "SKU",
+        "type": "SKU",
+        "gsi1pk": "SKUS",
+        "gsi1sk": doc["sku"],
+        **doc,
+    }
     aws.dynamodb().put_item(TableName=table_name(), Item=ddb.to_item(item))

@@ -22,9 +22,11 @@ def from_claims(claims: dict[str, Any] | None) -> Customer:
     if not claims or not claims.get("sub") or not claims.get("email"):
         raise Unauthorized("a customer token is required")
     email = str(claims["email"]).strip().lower()
-    return Customer(customer_id=str(claims["sub"]), email=email, name=str(claims.get("name") or email.split("@")[0]))
+    return Customer(
+        customer_id=str(claims["sub"]), email=email, name=str(claims.get("name") or email.split("@")[0])
+    )
 
 
 def normalise_email(value: str) -> str:
-    """The form we key customers by: trimmed and lower-cased (providers treat local parts case-insensitively)."""
+    """The form we key customers by: trimmed and lower-cased (mail providers ignore local-part case)."""
     return value.strip().lower()

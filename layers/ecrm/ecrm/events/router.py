@@ -55,8 +55,12 @@ class Work:
 def change_from_record(record: dict[str, Any]) -> Change:
     """A raw DynamoDB stream record -> Change."""
     data = record["dynamodb"]
-    return Change(event_name=record["eventName"], new=ddb.from_item(data.get("NewImage")),
-                  old=ddb.from_item(data.get("OldImage")), sequence_number=str(data.get("SequenceNumber", "")))
+    return Change(
+        event_name=record["eventName"],
+        new=ddb.from_item(data.get("NewImage")),
+        old=ddb.from_item(data.get("OldImage")),
+        sequence_number=str(data.get("SequenceNumber", "")),
+    )
 
 
 def _routes() -> dict[str, list[Callable[[Change], Work]]]:
@@ -89,8 +93,10 @@ def perform(work: Work) -> None:
         for queue_env, bodies in work.messages.items():
             url = env(queue_env)
             for start in range(0, len(bodies), 10):
-                entries = [{"Id": str(i), "MessageBody": json.dumps(b, separators=(",", ":"))}
-                           for i, b in enumerate(bodies[start:start + 10])]
+                entries = [
+                    {"Id": str(i), "MessageBody": json.dumps(b, separators=(",", ":"))}
+                    for i, b in enumerate(bodies[start : start + 10])
+                ]
                 resp = aws.sqs().send_message_batch(QueueUrl=url, Entries=entries)
                 if resp.get("Failed"):
                     raise RuntimeError(f"{queue_env} refused {len(resp['Failed'])} message(s)")

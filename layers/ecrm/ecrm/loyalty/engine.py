@@ -542,7 +542,7 @@ def _reverse(work: _Work, event: Reverse) -> Decision:
             line = lot.lines[part.line_id]
             # Keep floor(points * kept / quantity): the customer keeps the rounded-down share of what they
             # kept, and a line returned in several steps is clawed back to exactly its points.
-            target = part.points * line.returned // line.quantity
+            target = part.points - part.points * (line.quantity - line.returned) // line.quantity
         else:
             all_back = all(lot.lines[d].returned >= lot.lines[d].quantity for d in part.depends_on)
             target = part.points if all_back else part.clawed

@@ -71,11 +71,17 @@ def enqueue(emails: list[OutboundEmail]) -> None:
     """Send messages to the email queue (batches of 10; any failure raises so the caller retries)."""
     url = env("EMAIL_QUEUE_URL")
     for start in range(0, len(emails), 10):
-        chunk = emails[start:start + 10]
-        entries = [{"Id": str(i), "MessageBody": e.validate().to_json(),
-                    "MessageAttributes": {"correlation_id": {"DataType": "String",
-                                                             "StringValue": e.correlation_id or "-"}}}
-                   for i, e in enumerate(chunk)]
+        chunk = emails[start : start + 10]
+        entries = [
+            {
+                "Id": str(i),
+                "MessageBody": e.validate().to_json(),
+                "MessageAttributes": {
+                    "correlation_id": {"DataType": "String", "StringValue": e.correlation_id or "-"}
+                },
+            }
+            for i, e in enumerate(chunk)
+        ]
         resp = aws.sqs().send_message_batch(QueueUrl=url, Entries=entries)
         if resp.get("Failed"):
             raise RuntimeError(f"email queue refused {len(resp['Failed'])} message(s): {resp['Failed'][0]}")

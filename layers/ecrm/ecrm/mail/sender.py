@@ -20,7 +20,9 @@ SENT_RETENTION_S = 30 * 86400  # one email per key for 30 days: longer than any 
 
 def suppression_reason(address: str) -> str | None:
     """Why an address must not be mailed (hard bounce, complaint, manual), or None (one GetItem)."""
-    resp = aws.dynamodb().get_item(TableName=table_name(), Key=ddb.key(f"SUPPRESS#{address.lower()}", "SUPPRESS"))
+    resp = aws.dynamodb().get_item(
+        TableName=table_name(), Key=ddb.key(f"SUPPRESS#{address.lower()}", "SUPPRESS")
+    )
     item = ddb.from_item(resp.get("Item"))
     return str(item.get("reason", "suppressed")) if item else None
 
@@ -29,8 +31,11 @@ def marketing_allowed(customer_id: str | None) -> bool:
     """Marketing mail needs the member's recorded consent."""
     if not customer_id:
         return False
-    resp = aws.dynamodb().get_item(TableName=table_name(), Key=ddb.key(f"CUSTOMER#{customer_id}", "PROFILE"),
-                                   ProjectionExpression="marketing_consent")
+    resp = aws.dynamodb().get_item(
+        TableName=table_name(),
+        Key=ddb.key(f"CUSTOMER#{customer_id}", "PROFILE"),
+        ProjectionExpression="marketing_consent",
+    )
     item = ddb.from_item(resp.get("Item")) or {}
     return bool(item.get("marketing_consent"))
 
@@ -45,8 +50,13 @@ def deliver(email: OutboundEmail) -> dict[str, Any]:
     if email.kind == "marketing" and not marketing_allowed(email.customer_id):
         count("EmailSuppressed")
         return {"sent": False, "reason": "no-marketing-consent"}
-    return once("email", email.dedupe_key, {"to": email.to, "dedupe": email.dedupe_key},
-                lambda: _send(email), expires_after_s=SENT_RETENTION_S)
+    return once(
+        "email",
+        email.dedupe_key,
+        {"to": email.to, "dedupe": email.dedupe_key},
+        lambda: _send(email),
+        expires_after_s=SENT_RETENTION_S,
+    )
 
 
 def _send(email: OutboundEmail) -> dict[str, Any]:
@@ -55,16 +65,29 @@ def _send(email: OutboundEmail) -> dict[str, Any]:
     config_set = env("SES_CONFIGURATION_SET")
     if email.template:
         resp = ses.send_templated_email(
-            Source=source, Destination={"ToAddresses": [email.to]}, ConfigurationSetName=config_set,
+            Source=source,
+            Destination={"ToAddresses": [email.to]},
+            ConfigurationSetName=config_set,
             Template=env("SES_TEMPLATE_PREFIX") + email.template.replace("_", "-"),
             TemplateData=json.dumps(email.data, ensure_ascii=False),
-            Tags=[{"Name": "template", "Value": email.template}])
+            Tags=[{"Name": "template", "Value": email.template}],
+        )
     else:
-        resp = ses.send_raw_email(Source=source, Destinations=[email.to], ConfigurationSetName=config_set,
-                                  RawMessage={"Data": compose_raw(source, email)})
+        resp = ses.send_raw_email(
+            Source=source,
+            Destinations=[email.to],
+            ConfigurationSetName=config_set,
+            RawMessage={"Data": compose_raw(source, email)},
+        )
     count("EmailSent")
-    logger.info("email sent", extra={"dedupe_key": email.dedupe_key, "template": email.template,
-                                     "message_id": resp.get("MessageId")})
+    logger.info(
+        "email sent",
+        extra={
+            "dedupe_key": email.dedupe_key,
+            "template": email.template,
+            "message_id": resp.get("MessageId"),
+        },
+    )
     return {"sent": True, "message_id": resp.get("MessageId")}
 
 
@@ -78,8 +101,16 @@ def compose_raw(source: str, email: OutboundEmail) -> bytes:
     msg["Subject"] = raw["subject"]
     msg["Date"] = formatdate(usegmt=True)
     msg["Message-ID"] = make_msgid(domain=source.split("@")[1])
-    allowed = {"in-reply-to", "references", "auto-submitted", "x-auto-response-suppress", "list-unsubscribe",
-               "list-unsubscribe-post", "reply-to", "content-language"}
+    allowed = {
+        "in-reply-to",
+        "references",
+        "auto-submitted",
+        "x-auto-response-suppress",
+        "list-unsubscribe",
+        "list-unsubscribe-post",
+        "reply-to",
+        "content-language",
+    }
     for name, value in (raw.get("headers") or {}).items():
         if name.lower() in allowed and value:
             msg[name] = value

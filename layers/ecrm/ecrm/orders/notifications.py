@@ -29,10 +29,17 @@ def on_order_change(change: Change) -> Work:
         work.writes.append(partial(_record_console_edit, change))
     kind = email_kind_for(str(status))
     if kind:
-        work.emails.append(OutboundEmail(
-            to=new["email"], kind="transactional", template=kind, data=email_data(new),
-            dedupe_key=f"order#{new['order_id']}#status#{status}", customer_id=new.get("customer_id"),
-            correlation_id=change.correlation_id))
+        work.emails.append(
+            OutboundEmail(
+                to=new["email"],
+                kind="transactional",
+                template=kind,
+                data=email_data(new),
+                dedupe_key=f"order#{new['order_id']}#status#{status}",
+                customer_id=new.get("customer_id"),
+                correlation_id=change.correlation_id,
+            )
+        )
     return work
 
 
@@ -42,14 +49,24 @@ def _record_console_edit(change: Change) -> None:
     if not legal:
         # Staff are the authority on their own data; we record and notify, but flag it for review.
         count("ConsoleTransitionOutsideLifecycle")
-        logger.warning("console status change outside the lifecycle",
-                       extra={"order_id": new.get("order_id"), "from": old.get("status"), "to": new.get("status")})
+        logger.warning(
+            "console status change outside the lifecycle",
+            extra={"order_id": new.get("order_id"), "from": old.get("status"), "to": new.get("status")},
+        )
     seq = int(new.get("event_seq", 0))
     event = {
-        "pk": new["pk"], "sk": f"{store.event_sk(seq)}C{change.sequence_number}", "type": "ORDER_EVENT",
-        "order_id": new["order_id"], "status": new.get("status"), "source": "console",
-        "at": new.get("updated_at") if new.get("updated_at") != old.get("updated_at") else clock.iso(clock.now()),
-        "note": None if legal else f"changed in the console from {old.get('status')} (outside the usual lifecycle)",
+        "pk": new["pk"],
+        "sk": f"{store.event_sk(seq)}C{change.sequence_number}",
+        "type": "ORDER_EVENT",
+        "order_id": new["order_id"],
+        "status": new.get("status"),
+        "source": "console",
+        "at": new.get("updated_at")
+        if new.get("updated_at") != old.get("updated_at")
+        else clock.iso(clock.now()),
+        "note": None
+        if legal
+        else f"changed in the console from {old.get('status')} (outside the usual lifecycle)",
     }
     store.put_event_if_absent(event)
 
@@ -57,12 +74,19 @@ def _record_console_edit(change: Change) -> None:
 def email_data(order: dict[str, Any]) -> dict[str, Any]:
     """Template data for an order email (SES escapes it in the HTML part)."""
     currency = order.get("currency", "EUR")
-    lines = "\n".join(f"{ln['quantity']} x {ln['name']}  {format_money(int(ln['line_total']['amount']), currency)}"
-                      for ln in order.get("lines", []))
+    lines = "\n".join(
+        f"{ln['quantity']} x {ln['name']}  {format_money(int(ln['line_total']['amount']), currency)}"
+        for ln in order.get("lines", [])
+    )
     return {
-        "name": order.get("name", ""), "order_id": order["order_id"],
-        "status": order.get("status"), "status_label": STATUS_LABELS.get(str(order.get("status")), ""),
-        "total": format_money(int(order.get("total_minor", 0)), currency), "lines": lines,
+        "name": order.get("name", ""),
+        "order_id": order["order_id"],
+        "status": order.get("status"),
+        "status_label": STATUS_LABELS.get(str(order.get("status")), ""),
+        "total": format_money(int(order.get("total_minor", 0)), currency),
+        "lines": lines,
         "tracking_url": tracking_url(order["order_id"]),
-        "carrier": order.get("carrier", ""), "tracking_number": order.get("tracking_number", ""), "note": "",
+        "carrier": order.get("carrier", ""),
+        "tracking_number": order.get("tracking_number", ""),
+        "note": "",
     }

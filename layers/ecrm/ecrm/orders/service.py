@@ -3,11 +3,13 @@ loyalty) never happen here: they follow from the table's stream, so a write and 
 
 from __future__ import annotations
 
+import base64
 import json
+from datetime import datetime
 from typing import Any
 
 from ecrm.catalog import skus
-from ecrm.customers.identity import Customer
+from ecrm.customers.identity import Customer, normalise_email
 from ecrm.orders import carriers, lifecycle, store, tracking_links
 from ecrm.orders.model import PlaceOrderRequest, price_order, timeline_entry, validate_place_order
 from ecrm.platform import clock, ids
@@ -25,7 +27,8 @@ STATUS_LABELS = {
 
 def _tracking_secrets() -> list[bytes]:
     # Comma-separated: the first signs new links, all verify (rotation without breaking sent emails).
-    return [s.encode() for s in env("TRACKING_LINK_SECRET").split(",") if s]
+    # Stripped, so "new, old" in a parameter store does not turn into a secret with a leading space.
+    return [s.strip().encode() for s in env("TRACKING_LINK_SECRET").split(",") if s.strip()]
 
 
 def tracking_url(order_id: str) -> str:
@@ -54,7 +57,9 @@ def place_order(body: Any, customer: Customer | None, correlation_id: str | None
         "total_minor": priced.total_minor,
         "created_at": created, "updated_at": created, "status_source": "customer",
         "correlation_id": correlation_id,
-        "gsi2pk": f"ORDERS_BY_EMAIL#{email}", "gsi2sk": f"ORDER#{created}#{order_id}",
+        # Keyed by the normalised address (as customers are), so a guest's "Ada@Example.com" and the
+        # member token's "ada@example.com" land in one partition; `email` keeps what was typed, for delivery.
+        "gsi2pk": f"ORDERS_BY_EMAIL#{normalise_email(email)}", "gsi2sk": f"ORDER#{created}#{order_id}",
     }
     if customer:
         order["gsi1pk"], order["gsi1sk"] = f"CUSTOMER#{customer.customer_id}", f"ORDER#{created}#{order_id}"
@@ -62,7 +67,8 @@ def place_order(body: Any, customer: Customer | None, correlation_id: str | None
              **timeline_entry(lifecycle.PLACED, "customer", now)}
     store.create_order(order, event)
     count("OrderPlaced")
-    logger.info("order placed", extra={"order_id": order_id, "lines": len(priced.lines), "member": bool(customer)})
+    logger.info("order placed",
+                extra={"order_id": order_id, "lines": len(priced.lines), "member": bool(customer)})
     return view(order, [event], include_private=True) | {"tracking_url": tracking_url(order_id)}
 
 
@@ -126,21 +132,31 @@ def list_for_customer(customer: Customer, limit: int, cursor: str | None) -> dic
 
 
 def _encode_cursor(key: dict[str, Any]) -> str:
-    import base64
-
     return base64.urlsafe_b64encode(json.dumps(key, separators=(",", ":")).encode()).decode().rstrip("=")
 
 
-def _decode_cursor(cursor: str, customer: Customer) -> dict[str, Any]:
-    import base64
+_CURSOR_KEYS = frozenset({"pk", "sk", "gsi1pk", "gsi1sk"})
 
+
+def _decode_cursor(cursor: str, customer: Customer) -> dict[str, Any]:
+    # The cursor goes back to DynamoDB as ExclusiveStartKey: anything but the exact key shape of gsi1 would
+    # be a ValidationException there (a 500), so check the whole shape, not only the owner.
+    invalid = BadRequest("cursor is not valid", field="cursor")
     try:
         key = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        owner = key["gsi1pk"]["S"]
-    except (ValueError, KeyError, TypeError) as err:
-        raise BadRequest("cursor is not valid", field="cursor") from err
-    if owner != f"CUSTOMER#{customer.customer_id}":  # a cursor must not page through someone else's orders
-        raise BadRequest("cursor is not valid", field="cursor")
+    except ValueError as err:
+        raise invalid from err
+    if not isinstance(key, dict) or set(key) != _CURSOR_KEYS:
+        raise invalid
+    if not all(isinstance(v, dict) and list(v) == ["S"] and isinstance(v["S"], str) for v in key.values()):
+        raise invalid
+    # A cursor must not page through someone else's orders.
+    if key["gsi1pk"]["S"] != f"CUSTOMER#{customer.customer_id}":
+        raise invalid
+    if not key["gsi1sk"]["S"].startswith("ORDER#"):
+        raise invalid
+    if key["sk"]["S"] != store.ORDER_SK or not key["pk"]["S"].startswith("ORDER#"):
+        raise invalid
     return key
 
 
@@ -158,13 +174,17 @@ def _validate_status_change(body: Any) -> dict[str, Any]:
             raise ValidationFailed("must be a string of at most 500 characters", field="note")
         out["note"] = note
     if body.get("tracking_number") is not None or body.get("carrier") is not None:
+        # Normalised exactly as carrier webhooks are, or their events would not find the order.
         carrier = body.get("carrier")
         number = body.get("tracking_number")
-        if not isinstance(carrier, str) or not carriers._CARRIER.fullmatch(carrier.lower()):
+        if not isinstance(carrier, str) or not carriers.CARRIER_PATTERN.fullmatch(carrier.strip().lower()):
             raise ValidationFailed("must be a carrier slug (a-z 0-9 -)", field="carrier")
-        if not isinstance(number, str) or not carriers._TRACKING.fullmatch(carriers.normalise_tracking_number(number)):
-            raise ValidationFailed("must be 4-64 characters A-Z 0-9 -", field="tracking_number")
-        out["carrier"], out["tracking_number"] = carrier.lower(), carriers.normalise_tracking_number(number)
+        if not isinstance(number, str) or not carriers.TRACKING_NUMBER_PATTERN.fullmatch(
+                carriers.normalise_tracking_number(number)):
+            raise ValidationFailed("must be 4-64 characters A-Z 0-9 - (spaces are ignored)",
+                                   field="tracking_number")
+        out["carrier"] = carrier.strip().lower()
+        out["tracking_number"] = carriers.normalise_tracking_number(number)
     if status == lifecycle.SHIPPED and not out["tracking_number"]:
         raise ValidationFailed("is required when an order is shipped", field="tracking_number")
     return out
@@ -185,7 +205,15 @@ def admin_change_status(order_id: str, body: Any, actor: str, correlation_id: st
 
 
 def carrier_event(raw_body: bytes, signature: str | None, correlation_id: str | None) -> dict[str, Any]:
-    """A signed carrier checkpoint: appended to the timeline, and moves the status when it implies a legal one."""
+    """A signed carrier checkpoint: appended to the timeline; moves the status when it implies a legal one.
+
+    Carriers and aggregators deliver out of order, and the graph cannot tell a late hub scan from a van
+    returning to the depot (`out_for_delivery -> in_transit` is legal). So a checkpoint that happened before
+    the last one applied to the order (`last_checkpoint_at`, written in the same transaction) is recorded
+    in the timeline but never moves the status. Applied means: it implies a status, and that status is the
+    current one or a legal next one; checkpoints without status news (Pending, Expired) or refused by the
+    graph do not advance `last_checkpoint_at`, so they cannot make a real later scan look stale.
+    """
     if not signature:
         raise carriers.SignatureError(f"the {carriers.SIGNATURE_HEADER} header is required")
     carriers.verify_signature(env("CARRIER_WEBHOOK_SECRET").encode(), raw_body, signature, clock.now())
@@ -202,32 +230,57 @@ def carrier_event(raw_body: bytes, signature: str | None, correlation_id: str | 
     if order is None:
         raise NotFound(f"order {order_id} not found")
     new_status = event.status
-    moved = new_status is not None and new_status != order["status"] and lifecycle.can_transition(
-        order["status"], new_status)
+    out_of_order = _before_last_checkpoint(event.occurred_at, order.get("last_checkpoint_at"))
+    applies = new_status is not None and not out_of_order and (
+        new_status == order["status"] or lifecycle.can_transition(order["status"], new_status))
+    moved = applies and new_status != order["status"]
     dedupe = {"pk": f"CARRIER_EVENT#{event.carrier}#{event.event_id}", "sk": "CARRIER_EVENT",
               "type": "CARRIER_EVENT", "order_id": order_id,
               "ttl": clock.epoch(clock.now()) + 90 * 86400}
     try:
         _apply(order, new_status if moved else None, "carrier", event.description, correlation_id,
-               checkpoint=event.to_dict(), dedupe=dedupe)
+               checkpoint=event.to_dict(), dedupe=dedupe, out_of_order=out_of_order,
+               extra={"last_checkpoint_at": clock.iso(event.occurred_at)} if applies else None)
     except store.DuplicateEvent:
-        return {"order_id": order_id, "status": order["status"], "duplicate": True, "changed": False}
+        return {"order_id": order_id, "status": order["status"], "duplicate": True, "changed": False,
+                "out_of_order": False}
     count("CarrierCheckpoint")
+    if out_of_order:
+        count("CarrierCheckpointOutOfOrder")
+        logger.info("carrier checkpoint older than the last applied one; recorded only",
+                    extra={"order_id": order_id, "occurred_at": clock.iso(event.occurred_at),
+                           "last_checkpoint_at": order.get("last_checkpoint_at")})
     return {"order_id": order_id, "status": new_status if moved else order["status"], "changed": moved,
-            "duplicate": False}
+            "duplicate": False, "out_of_order": out_of_order}
+
+
+def _before_last_checkpoint(occurred_at: datetime, last: Any) -> bool:
+    """True when a checkpoint happened before the last one applied to the order (millisecond precision,
+    as stored). An unreadable stored value (say, a console edit) orders nothing rather than block every
+    later checkpoint."""
+    if not isinstance(last, str) or not last:
+        return False
+    try:
+        last_at = clock.parse_iso(last)
+    except ValueError:
+        logger.warning("ignoring unreadable last_checkpoint_at", extra={"value": last[:40]})
+        return False
+    return clock.iso(occurred_at) < clock.iso(last_at)
 
 
 def _apply(order: dict[str, Any], new_status: str | None, source: str, note: str | None,
            correlation_id: str | None, actor: str | None = None, carrier: str | None = None,
            tracking_number: str | None = None, checkpoint: dict[str, Any] | None = None,
-           dedupe: dict[str, Any] | None = None) -> None:
+           dedupe: dict[str, Any] | None = None, out_of_order: bool = False,
+           extra: dict[str, Any] | None = None) -> None:
     now = clock.now()
     seq = int(order["event_seq"]) + 1
-    changes: dict[str, Any] = {"event_seq": seq, "updated_at": clock.iso(now), "correlation_id": correlation_id}
+    changes: dict[str, Any] = {"event_seq": seq, "updated_at": clock.iso(now),
+                               "correlation_id": correlation_id, **(extra or {})}
     if new_status:
         changes.update(status=new_status, status_source=source)
-    event = {"pk": order["pk"], "sk": store.event_sk(seq), "type": "ORDER_EVENT", "order_id": order["order_id"],
-             **timeline_entry(new_status, source, now, note), "actor": actor}
+    event = {"pk": order["pk"], "sk": store.event_sk(seq), "type": "ORDER_EVENT",
+             "order_id": order["order_id"], **timeline_entry(new_status, source, now, note), "actor": actor}
     tracking = None
     if tracking_number and carrier:
         changes.update(carrier=carrier, tracking_number=tracking_number)
@@ -236,6 +289,8 @@ def _apply(order: dict[str, Any], new_status: str | None, source: str, note: str
     if checkpoint:
         event.update(checkpoint=checkpoint["checkpoint_code"], location=checkpoint["location"],
                      occurred_at=checkpoint["occurred_at"], carrier_event_id=checkpoint["event_id"])
+        if out_of_order:
+            event["out_of_order"] = True
     store.record_status_change(order, changes, event, tracking, dedupe)
     if new_status:
         count("OrderStatusChanged")

@@ -1,4 +1,4 @@
-"""The one clock: UTC, injectable so expiry, locks and tiers are testable (and the local stack can time-travel).
+"""The one clock: UTC, injectable so expiry, locks and tiers are testable (and the local stack time-travels).
 
 The local stack and tests can also set `ECRM_CLOCK_OFFSET_SECONDS` (or call `set_offset`) to shift time for
 every process that reads it, which is how an e2e test "waits out" a 30-day return window.

@@ -6,7 +6,9 @@ from dataclasses import dataclass
 
 # Minor-unit exponents that differ from 2 (ISO 4217); enough for the shops we serve.
 _EXPONENTS = {"JPY": 0, "KRW": 0, "VND": 0, "CLP": 0, "ISK": 0, "BHD": 3, "KWD": 3, "OMR": 3, "TND": 3}
-SUPPORTED_CURRENCIES = frozenset({"EUR", "USD", "GBP", "THB", "CNY", "IRR", "JPY", "CHF", "SEK", "DKK", "NOK"})
+SUPPORTED_CURRENCIES = frozenset(
+    {"EUR", "USD", "GBP", "THB", "CNY", "IRR", "JPY", "CHF", "SEK", "DKK", "NOK"}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,7 +29,11 @@ class Money:
 
     def to_dict(self) -> dict[str, object]:
         """JSON shape used by the API: minor units, currency, and a display string."""
-        return {"amount": self.amount, "currency": self.currency, "display": format_money(self.amount, self.currency)}
+        return {
+            "amount": self.amount,
+            "currency": self.currency,
+            "display": format_money(self.amount, self.currency),
+        }
 
 
 def exponent(currency: str) -> int:
