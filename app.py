@@ -216,6 +216,14 @@ def change_order_status(order_id: str) -> dict[str, Any]:
     return service.admin_change_status(order_id, body(), admin_actor(), correlation_id())
 
 
+@route("/admin/orders/{order_id}/returns", methods=["POST"])
+def record_return(order_id: str) -> dict[str, Any]:
+    """Staff record goods that came back (whole or part of an order; IAM-authorised)."""
+    from ecrm.orders import returns
+
+    return returns.record_return(order_id, body(), admin_actor(), correlation_id())
+
+
 @route("/carrier-events", methods=["POST"])
 def carrier_event() -> dict[str, Any]:
     """A carrier (or tracking aggregator) reports a checkpoint; HMAC-signed."""

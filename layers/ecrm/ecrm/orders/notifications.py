@@ -22,13 +22,27 @@ def on_order_change(change: Change) -> Work:
     new, old = change.new, change.old
     if new is None:
         return work
+    new_return = _new_return(new, old)
+    if new_return:
+        # One email per return; when the last return completes the order it also covers `returned`.
+        items = ", ".join(f"{q} x {k}" for k, q in sorted(new_return["lines"].items()))
+        work.emails.append(
+            OutboundEmail(
+                to=new["email"],
+                template="order_returned",
+                data=email_data(new) | {"note": f"Items received: {items}."},
+                dedupe_key=f"order#{new['order_id']}#return#{new_return['return_id']}",
+                customer_id=new.get("customer_id"),
+                correlation_id=change.correlation_id,
+            )
+        )
     status = new.get("status")
     if old is not None and old.get("status") == status:
         return work
     if old is not None and new.get("event_seq") == old.get("event_seq"):
         work.writes.append(partial(_record_console_edit, change))
     kind = email_kind_for(str(status))
-    if kind:
+    if kind and not (new_return and status == "returned"):
         work.emails.append(
             OutboundEmail(
                 to=new["email"],
@@ -41,6 +55,13 @@ def on_order_change(change: Change) -> Work:
             )
         )
     return work
+
+
+def _new_return(new: dict[str, Any], old: dict[str, Any] | None) -> dict[str, Any] | None:
+    last = new.get("last_return")
+    if not last or (old and (old.get("last_return") or {}).get("return_id") == last.get("return_id")):
+        return None
+    return last
 
 
 def _record_console_edit(change: Change) -> None:
