@@ -44,7 +44,7 @@ def correlation(event: Request, get_response: Any) -> Response:
     return response
 
 
-def route(path: str, methods: list[str]) -> Any:
+def route(path: str, methods: list[str], **options: Any) -> Any:
     """`app.route` whose view answers AppError with RFC 9457 problem+json and never leaks a bare 500.
 
     Chalice turns exceptions into responses before middleware sees them, hence a decorator per view.
@@ -58,7 +58,7 @@ def route(path: str, methods: list[str]) -> Any:
             except AppError as err:
                 if err.status >= 500:
                     logger.exception("server error")
-                return _problem(err, app.current_request.path)
+                return _problem(err, _request_path())
             except Exception:
                 logger.exception("unhandled error")
                 return Response(
@@ -74,9 +74,14 @@ def route(path: str, methods: list[str]) -> Any:
                     headers={"Content-Type": PROBLEM},
                 )
 
-        return app.route(path, methods=methods)(guarded)
+        return app.route(path, methods=methods, **options)(guarded)
 
     return decorate
+
+
+def _request_path() -> str:
+    # Chalice's `path` is the route template; the problem's `instance` is the URL the client called.
+    return str(app.current_request.to_original_event().get("path") or app.current_request.path)
 
 
 def _problem(err: AppError, path: str) -> Response:
@@ -236,3 +241,56 @@ def carrier_event() -> dict[str, Any]:
     return service.carrier_event(
         raw, request.headers.get(carriers.SIGNATURE_HEADER.lower()), correlation_id()
     )
+
+
+# ------------------------------------------------------------------ customer service mail
+@route("/contact", methods=["POST"])
+def contact() -> Response:
+    """The contact form: becomes a case like an email, with the same automatic reply (rate limited)."""
+    from ecrm.mail import contact as contact_form
+    from ecrm.platform.errors import TooManyRequests
+
+    request = app.current_request
+    source_ip = str(((request.context or {}).get("identity") or {}).get("sourceIp") or "")
+    try:
+        result = contact_form.submit(body(), source_ip, correlation_id())
+    except TooManyRequests as err:
+        response = _problem(err, request.path)
+        response.headers["Retry-After"] = str(err.extra.get("retry_after", 60))
+        return response
+    return Response(
+        body=json.dumps(result), status_code=202, headers={"Content-Type": "application/json"}
+    )
+
+
+# Mail providers post `List-Unsubscribe=One-Click` as a form; the token is in the link's query string.
+@route(
+    "/unsubscribe",
+    methods=["POST"],
+    content_types=[
+        "application/x-www-form-urlencoded", "multipart/form-data", "application/json", "text/plain"
+    ],
+)
+def unsubscribe() -> dict[str, Any]:
+    """RFC 8058 one-click unsubscribe (`List-Unsubscribe=One-Click` posted to the signed link)."""
+    from ecrm.mail import unsubscribe as links
+
+    return links.opt_out(query_str("token"), "one-click")
+
+
+@route("/admin/faq/{faq_id}", methods=["PUT"])
+def put_faq(faq_id: str) -> dict[str, Any]:
+    """Staff create or replace an FAQ entry in one language (IAM-authorised)."""
+    from ecrm.mail import faq_store
+
+    return faq_store.put_entry(faq_id, body(), admin_actor())
+
+
+@route("/admin/cases", methods=["GET"])
+def list_cases() -> dict[str, Any]:
+    """Cases waiting for staff (`?unanswered=1`), newest first, paged (IAM-authorised)."""
+    from ecrm.mail import cases
+
+    if query_str("unanswered") not in {"1", "true"}:
+        raise ValidationFailed("only the unanswered list is served: pass unanswered=1", field="unanswered")
+    return cases.list_unanswered(query_int("limit", 20), query_str("cursor"))

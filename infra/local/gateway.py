@@ -102,6 +102,8 @@ class Gateway:
         )
         result = self.api.invoke(event)
         out_headers = dict(result.get("headers") or {})
+        if not any(k.lower() == "content-type" for k in out_headers):
+            out_headers["Content-Type"] = "application/json"  # what API Gateway adds to a proxy response
         for k, vs in (result.get("multiValueHeaders") or {}).items():
             out_headers[k] = ", ".join(vs)
         payload = result.get("body") or ""
@@ -157,8 +159,8 @@ class Gateway:
         }
 
 
-def serve(gateway: Gateway, host: str = "127.0.0.1", port: int = 8000) -> ThreadingHTTPServer:
-    """Serve the gateway on a background thread; returns the server (call .shutdown() to stop)."""
+def bind(host: str = "127.0.0.1", port: int = 8000) -> ThreadingHTTPServer:
+    """Bind the HTTP port first (so the stack knows its public URL); `start` serves it once the app is ready."""
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -172,6 +174,7 @@ def serve(gateway: Gateway, host: str = "127.0.0.1", port: int = 8000) -> Thread
                 body = self.rfile.read(length) if length else b""
                 hdrs = {k.lower(): v for k, v in self.headers.items()}
                 try:
+                    gateway: Gateway = self.server.gateway  # type: ignore[attr-defined]
                     status, headers, data = gateway.handle(
                         self.command, self.path, hdrs, body, self.client_address[0]
                     )
@@ -191,7 +194,21 @@ def serve(gateway: Gateway, host: str = "127.0.0.1", port: int = 8000) -> Thread
         def log_message(self, fmt: str, *args: Any) -> None:
             log.info("%s %s", self.address_string(), fmt % args)
 
-    server = ThreadingHTTPServer((host, port), Handler)
-    server.daemon_threads = True
+    class Server(ThreadingHTTPServer):
+        daemon_threads = True
+
+        def handle_error(self, request: Any, client_address: Any) -> None:
+            # A client that hung up (or Ctrl-C while a response was being written) is not an error of ours.
+            import sys
+
+            if isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+                return
+            super().handle_error(request, client_address)
+
+    return Server((host, port), Handler)
+
+
+def start(server: ThreadingHTTPServer, gateway: Gateway) -> None:
+    """Serve `gateway` on the bound server from a background thread (stop with server.shutdown())."""
+    server.gateway = gateway  # type: ignore[attr-defined]
     threading.Thread(target=server.serve_forever, name="gateway", daemon=True).start()
-    return server

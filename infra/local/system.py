@@ -24,6 +24,13 @@ from infra.local.outbox import Outbox  # noqa: E402
 log = logging.getLogger("ecrm.local")
 
 
+def _json(body: bytes) -> Any:
+    try:
+        return json.loads(body or b"{}")
+    except ValueError:
+        return None
+
+
 class LocalSystem:
     """Start/stop the local stack; tests use it in-process, `python -m infra.local` runs it for people."""
 
@@ -50,7 +57,12 @@ class LocalSystem:
         """Bring everything up; returns self."""
         started = time.monotonic()
         self.moto, endpoint = stack.start_moto(self.moto_port)
-        self.stack = stack.create(endpoint)
+        overrides = {}
+        if self.http_port is not None:
+            self.http = gw.bind(port=self.http_port)
+            self.http_port = self.http.server_address[1]
+            overrides["PublicBaseUrl"] = f"http://127.0.0.1:{self.http_port}"
+        self.stack = stack.create(endpoint, overrides)
         self.outbox = Outbox(self.outbox_dir)
         if self.seed:
             from infra.seed import load as seed_load
@@ -61,10 +73,8 @@ class LocalSystem:
             p.start()
         self._outbox_thread = threading.Thread(target=self._flush_outbox, name="outbox", daemon=True)
         self._outbox_thread.start()
-        if self.http_port is not None:
-            gateway = gw.Gateway(self.stack.functions["ApiFunction"], self._local_routes())
-            self.http = gw.serve(gateway, port=self.http_port)
-            self.http_port = self.http.server_address[1]
+        if self.http is not None:
+            gw.start(self.http, gw.Gateway(self.stack.functions["ApiFunction"], self._local_routes()))
         log.warning(
             "local stack up in %.1fs: api=http://127.0.0.1:%s aws=%s outbox=%s",
             time.monotonic() - started,
@@ -80,7 +90,8 @@ class LocalSystem:
         for p in self.pollers:
             p.stop()
         if self.http is not None:
-            self.http.shutdown()
+            if getattr(self.http, "gateway", None) is not None:
+                self.http.shutdown()
             self.http.server_close()
         for p in self.pollers:
             p.join(timeout=5)
@@ -118,18 +129,37 @@ class LocalSystem:
         """True when no poller is working (queues may still hold delayed retries)."""
         return not any(p.busy for p in self.pollers)
 
+    def receive_email(
+        self, raw: bytes, verdicts: dict[str, str] | None = None, message_id: str | None = None
+    ) -> dict[str, Any]:
+        """What SES does with an inbound message: store it in S3, invoke the inbound function (async retries,
+        then its DLQ). Returns the SES message id, the invocation count and the result or error."""
+        from infra.local import ses
+
+        assert self.stack
+        return ses.receive(self.stack, raw, verdicts, message_id)
+
+    def ses_feedback(self, notification: dict[str, Any]) -> dict[str, Any]:
+        """An SES bounce/complaint notification through the SNS topic to its function."""
+        from infra.local import ses
+
+        assert self.stack
+        return ses.publish_feedback(self.stack, notification)
+
     def _local_routes(self) -> dict[tuple[str, str], Any]:
         def ok(data: Any, status: int = 200) -> tuple[int, dict[str, str], bytes]:
             return status, {"Content-Type": "application/json"}, json.dumps(data).encode()
 
         def token(body: bytes, _q: dict[str, list[str]]) -> tuple[int, dict[str, str], bytes]:
-            doc = json.loads(body or b"{}")
-            if not doc.get("email"):
+            doc = _json(body)
+            if not isinstance(doc, dict) or not doc.get("email"):
                 return ok({"detail": "email is required"}, 400)
             return ok({"id_token": tokens.mint(doc["email"], name=doc.get("name"))})
 
         def clock(body: bytes, _q: dict[str, list[str]]) -> tuple[int, dict[str, str], bytes]:
-            doc = json.loads(body or b"{}")
+            doc = _json(body)
+            if not isinstance(doc, dict):
+                return ok({"detail": "send a JSON object"}, 400)
             offset = timedelta(
                 days=float(doc.get("offset_days", 0)), seconds=float(doc.get("offset_seconds", 0))
             )
@@ -140,6 +170,10 @@ class LocalSystem:
 
         def schedules(_body: bytes, q: dict[str, list[str]]) -> tuple[int, dict[str, str], bytes]:
             name = (q.get("function") or [""])[0]
+            assert self.stack
+            scheduled = {p.fn.spec.logical_id for p in self.pollers if isinstance(p, pollers.SchedulePoller)}
+            if name not in scheduled:
+                return ok({"detail": f"no scheduled function {name!r}; one of {sorted(scheduled)}"}, 404)
             return ok({"function": name, "results": self.run_schedule(name)})
 
         def health(_body: bytes, _q: dict[str, list[str]]) -> tuple[int, dict[str, str], bytes]:
@@ -154,7 +188,22 @@ class LocalSystem:
                 }
             )
 
+        def inbound(body: bytes, q: dict[str, list[str]]) -> tuple[int, dict[str, str], bytes]:
+            # Body: the raw .eml bytes. ?spam=FAIL&virus=FAIL&spf=FAIL&dkim=FAIL set SES's verdicts.
+            if not body:
+                return ok({"detail": "send the raw message (.eml bytes) as the body"}, 400)
+            verdicts = {k: q[k][0].upper() for k in ("spam", "virus", "spf", "dkim") if k in q}
+            result = self.receive_email(body, verdicts)
+            return ok(json.loads(json.dumps(result, default=str)), 202 if "error" not in result else 502)
+
+        def ses_feedback(body: bytes, _q: dict[str, list[str]]) -> tuple[int, dict[str, str], bytes]:
+            # Body: an SES notification (eventType Bounce/Complaint), as SES publishes it to SNS.
+            result = self.ses_feedback(json.loads(body or b"{}"))
+            return ok(json.loads(json.dumps(result, default=str)), 202 if "error" not in result else 502)
+
         return {
+            ("POST", "/_local/inbound"): inbound,
+            ("POST", "/_local/ses-feedback"): ses_feedback,
             ("POST", "/_local/token"): token,
             ("POST", "/_local/clock"): clock,
             ("POST", "/_local/schedules"): schedules,

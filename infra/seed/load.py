@@ -40,7 +40,19 @@ def seed_demo_order() -> dict[str, Any]:
     )
 
 
+def seed_faq() -> int:
+    """The FAQ knowledge base (infra/seed/faq.json) as FAQ#<id> / LANG#<lang> items, validated."""
+    from ecrm.mail import faq_store
+
+    entries = json.loads((SEED / "faq.json").read_text(encoding="utf-8"))
+    for entry in entries:
+        body = {k: entry[k] for k in ("lang", "questions", "answer", "tags") if k in entry}
+        faq_store.put_entry(entry["id"], body, "seed")
+    return len(entries)
+
+
 def seed_all() -> None:
     """Everything, in dependency order. Each context adds its own seed step here."""
     seed_skus()
     seed_demo_order()
+    seed_faq()

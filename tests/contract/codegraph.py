@@ -186,15 +186,22 @@ class Graph:
         for root in self.body(node):
             for sub in ast.walk(root):
                 if isinstance(sub, ast.Import | ast.ImportFrom):
-                    names = ([a.name for a in sub.names] if isinstance(sub, ast.Import)
-                             else [f"{_absolute(module, sub)}.{a.name}" for a in sub.names])
+                    names = (
+                        [a.name for a in sub.names]
+                        if isinstance(sub, ast.Import)
+                        else [f"{_absolute(module, sub)}.{a.name}" for a in sub.names]
+                    )
                     for dotted in names:
                         target = _resolve(dotted)
                         if target:
                             yield (target[0], MODULE)
                         elif dotted.startswith("ecrm."):
-                            self.unresolved_imports.add(f"{dotted} (imported by {module}:{node[1]}, line {sub.lineno})")
-                elif isinstance(sub, ast.Name | ast.Attribute) and isinstance(getattr(sub, "ctx", None), ast.Load):
+                            self.unresolved_imports.add(
+                                f"{dotted} (imported by {module}:{node[1]}, line {sub.lineno})"
+                            )
+                elif isinstance(sub, ast.Name | ast.Attribute) and isinstance(
+                    getattr(sub, "ctx", None), ast.Load
+                ):
                     chain = _chain(sub)
                     if not chain:
                         continue
@@ -202,7 +209,7 @@ class Graph:
                     if head in info.defs and len(chain) == 1:
                         yield (module, head)
                     elif head in info.imports:
-                        # Longest resolvable prefix: ecrm.orders.service.tracking_url, service.tracking_url, ...
+                        # Longest resolvable prefix: ecrm.orders.service.tracking_url, service.tracking_url...
                         dotted = info.imports[head]
                         for part in [None, *chain[1:]]:
                             if part is not None:
@@ -234,11 +241,18 @@ class Graph:
                     if isinstance(sub, ast.Call):
                         func = sub.func
                         fname = func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
-                        if fname in ENV_FUNCS and sub.args and isinstance(sub.args[0], ast.Constant) \
-                                and isinstance(sub.args[0].value, str):
+                        if (
+                            fname in ENV_FUNCS
+                            and sub.args
+                            and isinstance(sub.args[0], ast.Constant)
+                            and isinstance(sub.args[0].value, str)
+                        ):
                             reads.append(EnvRead(sub.args[0].value, node, sub.lineno))
-                    elif isinstance(sub, ast.Constant) and isinstance(sub.value, str) \
-                            and DYNAMIC_ENV_NAME.fullmatch(sub.value):
+                    elif (
+                        isinstance(sub, ast.Constant)
+                        and isinstance(sub.value, str)
+                        and DYNAMIC_ENV_NAME.fullmatch(sub.value)
+                    ):
                         reads.append(EnvRead(sub.value, node, sub.lineno))
         return reads
 
@@ -249,11 +263,32 @@ class Graph:
             for node in self.reached:
                 for root in self.body(node):
                     for sub in ast.walk(root):
-                        if isinstance(sub, ast.Call) and _chain(sub.func) and _chain(sub.func)[-1] == "client" \
-                                and sub.args and isinstance(sub.args[0], ast.Constant) \
-                                and isinstance(sub.args[0].value, str) and node[0] != AWS_MODULE:
+                        if (
+                            isinstance(sub, ast.Call)
+                            and _chain(sub.func)
+                            and _chain(sub.func)[-1] == "client"
+                            and sub.args
+                            and isinstance(sub.args[0], ast.Constant)
+                            and isinstance(sub.args[0].value, str)
+                            and node[0] != AWS_MODULE
+                        ):
                             found.add(sub.args[0].value)
         return found
+
+    def imported_names(self) -> set[str]:
+        """Every module reachable code imports, `ecrm` or not (lazy imports inside functions included)."""
+        names: set[str] = set()
+        for node in self.reached:
+            for root in self.body(node):
+                for sub in ast.walk(root):
+                    if isinstance(sub, ast.Import):
+                        names |= {a.name for a in sub.names}
+                    elif isinstance(sub, ast.ImportFrom) and sub.module != "__future__":
+                        base = _absolute(node[0], sub)
+                        names.add(base)
+                        # `from pkg import submodule` imports the submodule too
+                        names |= {f"{base}.{a.name}" for a in sub.names if module_path(f"{base}.{a.name}")}
+        return names
 
     def modules(self) -> set[str]:
         """Every `ecrm` module reachable code imports."""
@@ -276,7 +311,11 @@ def env_literals(paths: Iterable[Path]) -> list[tuple[str, Path, int]]:
             if isinstance(sub, ast.Call):
                 func = sub.func
                 fname = func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
-                if fname in ENV_FUNCS and sub.args and isinstance(sub.args[0], ast.Constant) \
-                        and isinstance(sub.args[0].value, str):
+                if (
+                    fname in ENV_FUNCS
+                    and sub.args
+                    and isinstance(sub.args[0], ast.Constant)
+                    and isinstance(sub.args[0].value, str)
+                ):
                     found.append((sub.args[0].value, path, sub.lineno))
     return found

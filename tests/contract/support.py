@@ -65,7 +65,7 @@ def resolver() -> tpl.Resolver:
 def referenced(node: Any) -> str | None:
     """The logical id a `Ref`, `Fn::GetAtt` or single-reference `Fn::Sub` names (None otherwise)."""
     if isinstance(node, dict) and len(node) == 1:
-        (key, value), = node.items()
+        ((key, value),) = node.items()
         if key == "Ref" and isinstance(value, str):
             return value
         if key == "Fn::GetAtt":
@@ -128,7 +128,9 @@ def functions() -> dict[str, Function]:
         props = res.get("Properties", {})
         env = {**glob_env, **((props.get("Environment") or {}).get("Variables") or {})}
         found[name] = Function(
-            logical_id=name, properties=props, environment=env,
+            logical_id=name,
+            properties=props,
+            environment=env,
             runtime=str(props.get("Runtime", glob.get("Runtime", ""))),
             code_uri=str(props.get("CodeUri", glob.get("CodeUri", ""))),
             handler=str(props.get("Handler", glob.get("Handler", ""))),
@@ -139,7 +141,9 @@ def functions() -> dict[str, Function]:
 def chalice_function() -> Function:
     """The function that runs app.py."""
     matches = [f for f in functions().values() if f.is_chalice_api]
-    assert len(matches) == 1, f"expected exactly one function with CodeUri . and Handler app.app, got {matches}"
+    assert len(matches) == 1, (
+        f"expected exactly one function with CodeUri . and Handler app.app, got {matches}"
+    )
     return matches[0]
 
 
@@ -153,8 +157,13 @@ def event_sources(fn: Function) -> list[tuple[str, str, dict[str, Any]]]:
     subscriptions, EventBridge rules and schedules and event source mappings declared as plain resources."""
     found: list[tuple[str, str, dict[str, Any]]] = []
     for name, ev in fn.events.items():
-        found.append((SAM_EVENT_KINDS.get(ev.get("Type", ""), f"unsupported:{ev.get('Type')}"),
-                      f"{fn.logical_id}.Events.{name}", ev.get("Properties") or {}))
+        found.append(
+            (
+                SAM_EVENT_KINDS.get(ev.get("Type", ""), f"unsupported:{ev.get('Type')}"),
+                f"{fn.logical_id}.Events.{name}",
+                ev.get("Properties") or {},
+            )
+        )
     for name, res in sam()["Resources"].items():
         rtype, props = res.get("Type"), res.get("Properties") or {}
         if rtype in {"AWS::SES::ReceiptRule", "AWS::SES::ReceiptRuleSet"}:
@@ -178,10 +187,15 @@ def event_sources(fn: Function) -> list[tuple[str, str, dict[str, Any]]]:
         elif rtype == "AWS::Scheduler::Schedule":
             if _function_of((props.get("Target") or {}).get("Arn")) == fn.logical_id:
                 found.append(("Scheduler", name, props["Target"]))
-        elif rtype == "AWS::Lambda::EventSourceMapping" and _function_of(props.get("FunctionName")) == fn.logical_id:
+        elif (
+            rtype == "AWS::Lambda::EventSourceMapping"
+            and _function_of(props.get("FunctionName")) == fn.logical_id
+        ):
             source = str(referenced(props.get("EventSourceArn")) or "")
             stype = resources().get(source, {}).get("Type", "")
-            kind = {"AWS::SQS::Queue": "SQS", "AWS::DynamoDB::Table": "DynamoDB"}.get(stype, f"unsupported:{stype}")
+            kind = {"AWS::SQS::Queue": "SQS", "AWS::DynamoDB::Table": "DynamoDB"}.get(
+                stype, f"unsupported:{stype}"
+            )
             found.append((kind, name, props))
     # A Schedule / EventBridge rule with a constant Input delivers that Input, not the EventBridge envelope.
     return [("ConstantInput" if k == "EventBridge" and "Input" in p else k, w, p) for k, w, p in found]
@@ -207,9 +221,13 @@ def chalice_routes() -> list[Route]:
     import app  # the Chalice app at the repository root (pytest puts the root on sys.path)
 
     return sorted(
-        (Route(path, method.upper(), entry.view_name, tuple(entry.view_args))
-         for path, methods in app.app.routes.items() for method, entry in methods.items()),
-        key=lambda r: (r.path, r.method))
+        (
+            Route(path, method.upper(), entry.view_name, tuple(entry.view_args))
+            for path, methods in app.app.routes.items()
+            for method, entry in methods.items()
+        ),
+        key=lambda r: (r.path, r.method),
+    )
 
 
 # ------------------------------------------------------------------ sample events

@@ -54,8 +54,16 @@ def _touch_sqs(ev: dc.SQSEvent) -> Any:
 
 
 def _touch_ddb(ev: dc.DynamoDBStreamEvent) -> Any:
-    return [(r.event_name, r.dynamodb.keys, r.dynamodb.new_image, r.dynamodb.old_image, r.dynamodb.sequence_number)
-            for r in ev.records]
+    return [
+        (
+            r.event_name,
+            r.dynamodb.keys,
+            r.dynamodb.new_image,
+            r.dynamodb.old_image,
+            r.dynamodb.sequence_number,
+        )
+        for r in ev.records
+    ]
 
 
 def _touch_sns(ev: dc.SNSEvent) -> Any:
@@ -67,8 +75,15 @@ def _touch_s3(ev: dc.S3Event) -> Any:
 
 
 def _touch_ses(ev: dc.SESEvent) -> Any:
-    return [(r.ses.mail.message_id, r.ses.mail.common_headers.subject, r.ses.receipt.action.type,
-             r.ses.receipt.spam_verdict.status) for r in ev.records]
+    return [
+        (
+            r.ses.mail.message_id,
+            r.ses.mail.common_headers.subject,
+            r.ses.receipt.action.get_type,
+            r.ses.receipt.spam_verdict.status,
+        )
+        for r in ev.records
+    ]
 
 
 def _touch_eventbridge(ev: dc.EventBridgeEvent) -> Any:
@@ -101,7 +116,7 @@ def parses_as(path: Path) -> dict[str, str | None]:
     assert fn is not None
     doc = load_event(path)
     out: dict[str, str | None] = {}
-    for kind, _, props in sources(fn):
+    for kind, _, _props in sources(fn):
         if kind in out:
             continue
         if kind in PARSER_MODELS:
@@ -128,25 +143,35 @@ def test_there_are_sample_events() -> None:
 
 def test_every_sample_folder_belongs_to_a_function() -> None:
     folders = {f.events_dir for f in functions().values()}
-    stray = sorted({rel(p) for p in event_files() if p.parent == EVENTS or p.relative_to(EVENTS).parts[0]
-                    not in folders})
+    stray = sorted(
+        {rel(p) for p in event_files() if p.parent == EVENTS or p.relative_to(EVENTS).parts[0] not in folders}
+    )
     assert not stray, f"samples outside events/<function folder>/ (folders: {sorted(folders)}): {stray}"
 
 
 # ------------------------------------------------------------------ API samples
 API_FILES = [p for p in event_files() if p.parent.name == API_EVENTS_DIR]
-FUNCTION_FILES = [p for p in event_files() if p.parent != EVENTS and p.parent.name != API_EVENTS_DIR
-                  and function_for_folder(p.parent.name) is not None]
+FUNCTION_FILES = [
+    p
+    for p in event_files()
+    if p.parent != EVENTS
+    and p.parent.name != API_EVENTS_DIR
+    and function_for_folder(p.parent.name) is not None
+]
 
 
 def _path_regex(resource: str) -> re.Pattern[str]:
-    return re.compile("^" + re.sub(r"\\\{(\w+)\\\+?\\\}", r"(?P<\1>[^/]+)", re.escape(resource)) + "$")
+    return re.compile("^" + re.sub(r"\\\{(\w+)(?:\\\+)?\\\}", r"(?P<\1>[^/]+)", re.escape(resource)) + "$")
 
 
 def _authorizer(route_path: str, method: str) -> str | None:
     for ev in chalice_function().events.values():
         props = ev.get("Properties") or {}
-        if ev.get("Type") == "Api" and props.get("Path") == route_path and str(props.get("Method")).upper() == method:
+        if (
+            ev.get("Type") == "Api"
+            and props.get("Path") == route_path
+            and str(props.get("Method")).upper() == method
+        ):
             return (props.get("Auth") or {}).get("Authorizer")
     return None
 
@@ -165,11 +190,17 @@ def test_api_sample_is_a_rest_proxy_event_for_a_route(path: Path) -> None:
     assert path.stem.startswith(route.view_name), f"{rel(path)}: name it {route.view_name}[...].json"
 
     params = event.path_parameters or {}
-    assert sorted(params) == sorted(route.view_args), f"pathParameters {params} vs route args {route.view_args}"
+    assert sorted(params) == sorted(route.view_args), (
+        f"pathParameters {params} vs route args {route.view_args}"
+    )
     m = _path_regex(resource).match(event.path)
     assert m and m.groupdict() == params, f"path {event.path} does not fit {resource} with {params}"
-    assert str(model.requestContext.path or "").endswith(event.path), "requestContext.path is not the stage path"
-    assert ctx.request_id and ctx.stage and ctx.identity.source_ip, "requestId, stage and identity.sourceIp are set"
+    assert str(model.requestContext.path or "").endswith(event.path), (
+        "requestContext.path is not the stage path"
+    )
+    assert ctx.request_id and ctx.stage and ctx.identity.source_ip, (
+        "requestId, stage and identity.sourceIp are set"
+    )
 
     headers = doc.get("headers") or {}
     lowered = [k.lower() for k in headers]
@@ -177,8 +208,9 @@ def test_api_sample_is_a_rest_proxy_event_for_a_route(path: Path) -> None:
     mv = doc.get("multiValueHeaders") or {}
     assert {k: v[-1] for k, v in mv.items()} == headers, "headers and multiValueHeaders disagree"
     mvq = doc.get("multiValueQueryStringParameters") or {}
-    assert {k: v[-1] for k, v in mvq.items()} == (doc.get("queryStringParameters") or {}), \
+    assert {k: v[-1] for k, v in mvq.items()} == (doc.get("queryStringParameters") or {}), (
         "queryStringParameters and multiValueQueryStringParameters disagree"
+    )
 
     if doc.get("body") is not None:
         assert isinstance(doc["body"], str), "body is a string, as API Gateway sends it"
@@ -191,39 +223,55 @@ def test_api_sample_is_a_rest_proxy_event_for_a_route(path: Path) -> None:
     if auth == "CustomerAuthorizer":
         from ecrm.customers.identity import from_claims
 
-        assert {"sub", "email", "name"} <= set(claims), f"Cognito claims need sub, email, name: {sorted(claims)}"
+        assert {"sub", "email", "name"} <= set(claims), (
+            f"Cognito claims need sub, email, name: {sorted(claims)}"
+        )
         assert all(isinstance(v, str) for v in claims.values()), "API Gateway passes every claim as a string"
         from_claims(claims)
         assert event.headers.get("authorization"), "a Cognito route is called with the ID token"
     elif auth == "AWS_IAM":
         assert not claims, "an IAM route has no Cognito claims"
-        assert ctx.identity.user_arn and ctx.identity.access_key, "IAM calls carry identity.userArn and accessKey"
-        assert (event.headers.get("authorization") or "").startswith("AWS4-HMAC-SHA256 "), "SigV4 Authorization"
+        assert ctx.identity.user_arn and ctx.identity.access_key, (
+            "IAM calls carry identity.userArn and accessKey"
+        )
+        assert (event.headers.get("authorization") or "").startswith("AWS4-HMAC-SHA256 "), (
+            "SigV4 Authorization"
+        )
     else:
         assert not claims, f"{auth} route with Cognito claims"
 
 
 @pytest.mark.parametrize("route", chalice_routes(), ids=str)
 def test_every_route_has_a_sample_event(route: Route) -> None:
-    samples = [p for p in API_FILES
-               if (load_event(p).get("requestContext") or {}).get("resourcePath") == route.path
-               and (load_event(p).get("requestContext") or {}).get("httpMethod") == route.method]
-    assert samples, (f"route {route} has no sample event: add events/{API_EVENTS_DIR}/{route.view_name}.json "
-                     f"(requestContext.resourcePath {route.path}, httpMethod {route.method})")
+    samples = [
+        p
+        for p in API_FILES
+        if (load_event(p).get("requestContext") or {}).get("resourcePath") == route.path
+        and (load_event(p).get("requestContext") or {}).get("httpMethod") == route.method
+    ]
+    assert samples, (
+        f"route {route} has no sample event: add events/{API_EVENTS_DIR}/{route.view_name}.json "
+        f"(requestContext.resourcePath {route.path}, httpMethod {route.method})"
+    )
 
 
 # ------------------------------------------------------------------ function samples
 def _physical_matches(logical: str, name: str) -> bool:
     props = resources().get(logical, {}).get("Properties") or {}
-    explicit = next((props[k] for k in ("QueueName", "TableName", "TopicName", "BucketName") if k in props), None)
+    explicit = next(
+        (props[k] for k in ("QueueName", "TableName", "TopicName", "BucketName") if k in props), None
+    )
     if explicit is not None:
         return resolver().resolve(explicit) == name
     return f"-{logical}-" in name  # CloudFormation's generated <stack>-<LogicalId>-<suffix>
 
 
 def _source_resources(fn: Function, kind: str) -> list[str]:
-    keys = {"SQS": ("Queue", "EventSourceArn"), "DynamoDB": ("Stream", "EventSourceArn"),
-            "SNS": ("Topic", "TopicArn")}.get(kind, ())
+    keys = {
+        "SQS": ("Queue", "EventSourceArn"),
+        "DynamoDB": ("Stream", "EventSourceArn"),
+        "SNS": ("Topic", "TopicArn"),
+    }.get(kind, ())
     found = []
     for k, _, props in sources(fn):
         if k == kind:
@@ -237,9 +285,10 @@ def test_function_sample_parses_as_one_of_its_sources(path: Path) -> None:
     assert fn is not None
     results = parses_as(path)
     assert results, f"{fn.logical_id} has no event source in template.yaml, yet {rel(path)} exists"
-    assert any(v is None for v in results.values()), \
-        f"{rel(path)} is none of {fn.logical_id}'s event sources:\n" + \
-        "\n".join(f"  {k}: {v}" for k, v in results.items())
+    assert any(v is None for v in results.values()), (
+        f"{rel(path)} is none of {fn.logical_id}'s event sources:\n"
+        + "\n".join(f"  {k}: {v}" for k, v in results.items())
+    )
 
 
 @pytest.mark.parametrize("path", FUNCTION_FILES, ids=rel)
@@ -256,8 +305,9 @@ def test_function_sample_content(path: Path) -> None:
         if kind == "SQS":
             for record in doc["Records"]:
                 queue = record["eventSourceARN"].split(":")[5]
-                assert any(_physical_matches(q, queue) for q in _source_resources(fn, kind)), \
+                assert any(_physical_matches(q, queue) for q in _source_resources(fn, kind)), (
                     f"{queue} is not one of {fn.logical_id}'s queues {_source_resources(fn, kind)}"
+                )
                 assert record["md5OfBody"] == hashlib.md5(record["body"].encode()).hexdigest(), "md5OfBody"
                 if "OutboundEmail.from_json" in code:
                     from ecrm.mail.outbound import OutboundEmail
@@ -271,14 +321,18 @@ def test_function_sample_content(path: Path) -> None:
                 tables = [t for t in _source_resources(fn, kind)]
                 assert any(_physical_matches(t, table) for t in tables), f"{table} is not one of {tables}"
                 data = record["dynamodb"]
-                view = next((resources()[t]["Properties"].get("StreamSpecification") or {}).get("StreamViewType")
-                            for t in tables if _physical_matches(t, table))
+                view = next(
+                    (resources()[t]["Properties"].get("StreamSpecification") or {}).get("StreamViewType")
+                    for t in tables
+                    if _physical_matches(t, table)
+                )
                 assert data["StreamViewType"] == view, f"the table's stream is {view}"
                 for image in ("NewImage", "OldImage"):
                     if image in data:
                         item = ddb.from_item(data[image])
-                        assert item and {k: item[k] for k in data["Keys"]} == ddb.from_item(data["Keys"]), \
+                        assert item and {k: item[k] for k in data["Keys"]} == ddb.from_item(data["Keys"]), (
                             f"{image} does not carry the record's Keys"
+                        )
                         assert item.get("type"), f"{image} without the `type` every item carries"
                         if item["type"] == "ORDER":
                             _check_order_item(item)
@@ -302,8 +356,9 @@ def _check_order_item(item: dict[str, Any]) -> None:
 
 
 def _function_sources() -> list[tuple[str, str]]:
-    return sorted({(f.logical_id, k) for f in functions().values() if not f.is_chalice_api
-                   for k, _, _ in sources(f)})
+    return sorted(
+        {(f.logical_id, k) for f in functions().values() if not f.is_chalice_api for k, _, _ in sources(f)}
+    )
 
 
 @pytest.mark.parametrize(("function", "kind"), _function_sources(), ids=lambda v: str(v))
@@ -315,6 +370,9 @@ def test_every_function_source_has_a_sample_event(function: str, kind: str) -> N
 
 
 def test_every_function_has_a_sample_event() -> None:
-    missing = [f"{f.logical_id} -> {rel(EVENTS / f.events_dir)}/" for f in functions().values()
-               if not sorted((EVENTS / f.events_dir).glob("*.json"))]
+    missing = [
+        f"{f.logical_id} -> {rel(EVENTS / f.events_dir)}/"
+        for f in functions().values()
+        if not sorted((EVENTS / f.events_dir).glob("*.json"))
+    ]
     assert not missing, "functions without sample events: " + ", ".join(missing)

@@ -23,8 +23,11 @@ def fn_id(fn: Function) -> str:
 
 def source_files() -> list[Path]:
     """The code that ships: the layer package, the functions and the API."""
-    files = [*sorted((ROOT / "layers" / "ecrm" / "ecrm").rglob("*.py")), *sorted((ROOT / "functions").rglob("*.py")),
-             ROOT / "app.py"]
+    files = [
+        *sorted((ROOT / "layers" / "ecrm" / "ecrm").rglob("*.py")),
+        *sorted((ROOT / "functions").rglob("*.py")),
+        ROOT / "app.py",
+    ]
     return [f for f in files if "__pycache__" not in f.parts]
 
 
@@ -47,20 +50,25 @@ def _env_names() -> list[str]:
 
 
 def test_code_reads_settings() -> None:
-    assert "TABLE_NAME" in _env_names(), "found no env(\"...\") reads at all: is the scan broken?"
+    assert "TABLE_NAME" in _env_names(), 'found no env("...") reads at all: is the scan broken?'
 
 
 @pytest.mark.parametrize("name", _env_names())
 def test_every_setting_read_is_set_for_some_function(name: str) -> None:
     where = [f"{rel(p)}:{line}" for n, p, line in codegraph.env_literals(source_files()) if n == name]
-    assert name in set_anywhere(), f"env({name!r}) is read at {', '.join(where)} but no function in " \
-                                   "template.yaml sets it (Globals or Environment.Variables)"
+    assert name in set_anywhere(), (
+        f"env({name!r}) is read at {', '.join(where)} but no function in "
+        "template.yaml sets it (Globals or Environment.Variables)"
+    )
 
 
 def test_table_name_comes_from_globals() -> None:
     assert "TABLE_NAME" in globals_env(), "Globals.Function.Environment.Variables.TABLE_NAME is missing"
-    overrides = [f.logical_id for f in FUNCTIONS
-                 if "TABLE_NAME" in ((f.properties.get("Environment") or {}).get("Variables") or {})]
+    overrides = [
+        f.logical_id
+        for f in FUNCTIONS
+        if "TABLE_NAME" in ((f.properties.get("Environment") or {}).get("Variables") or {})
+    ]
     assert not overrides, f"functions overriding the global TABLE_NAME: {overrides}"
 
 
@@ -70,8 +78,10 @@ def test_function_has_every_setting_its_code_reads(fn: Function) -> None:
     for read in graph(fn).env_reads():
         if read.name not in fn.environment:
             missing.setdefault(read.name, []).append(read.where())
-    assert not missing, f"{fn.logical_id} ({rel(fn.module_path)}) can read settings its template entry does " \
-                        "not set:\n" + "\n".join(f"  {k}: read in {', '.join(v)}" for k, v in sorted(missing.items()))
+    assert not missing, (
+        f"{fn.logical_id} ({rel(fn.module_path)}) can read settings its template entry does "
+        "not set:\n" + "\n".join(f"  {k}: read in {', '.join(v)}" for k, v in sorted(missing.items()))
+    )
 
 
 @pytest.mark.parametrize("fn", FUNCTIONS, ids=fn_id)
@@ -86,11 +96,13 @@ def test_mail_sending_functions_have_the_mail_settings(fn: Function) -> None:
 def test_every_ecrm_import_exists(fn: Function) -> None:
     """An import of a module missing from the layer fails at run time, on the request that reaches it."""
     missing = sorted(graph(fn).unresolved_imports)
-    assert not missing, f"{fn.logical_id} reaches imports of ecrm modules that do not exist:\n  " + "\n  ".join(missing)
+    assert not missing, (
+        f"{fn.logical_id} reaches imports of ecrm modules that do not exist:\n  " + "\n  ".join(missing)
+    )
 
 
 def test_every_function_names_its_powertools_service() -> None:
-    """Logs and the dashboard's metrics are keyed by POWERTOOLS_SERVICE_NAME; two functions must not share one."""
+    """Logs and dashboard metrics are keyed by POWERTOOLS_SERVICE_NAME; two functions must not share one."""
     names = {f.logical_id: f.environment.get("POWERTOOLS_SERVICE_NAME") for f in FUNCTIONS}
     unnamed = [k for k, v in names.items() if not v]
     assert not unnamed, f"functions without POWERTOOLS_SERVICE_NAME: {unnamed}"

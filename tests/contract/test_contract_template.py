@@ -14,22 +14,26 @@ import pytest
 from .support import ROOT, Function, cfn, functions, parameter_defaults, referenced, resolver, resources, sam
 
 # Actions AWS only authorises on Resource "*" (no resource-level permissions exist for them).
-STAR_RESOURCE_ACTIONS = frozenset({
-    "xray:PutTraceSegments",
-    "xray:PutTelemetryRecords",
-    "xray:GetSamplingRules",
-    "xray:GetSamplingTargets",
-    "xray:GetSamplingStatisticSummaries",
-    "cloudwatch:PutMetricData",
-})
+STAR_RESOURCE_ACTIONS = frozenset(
+    {
+        "xray:PutTraceSegments",
+        "xray:PutTelemetryRecords",
+        "xray:GetSamplingRules",
+        "xray:GetSamplingTargets",
+        "xray:GetSamplingStatisticSummaries",
+        "cloudwatch:PutMetricData",
+    }
+)
 # AWS managed policies SAM attaches itself (basic logging, Tracing: Active, and the poller permissions of
 # SQS / DynamoDB stream event sources). Anything else must be an inline statement or a scoped policy template.
-ALLOWED_MANAGED_POLICIES = frozenset({
-    "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole",
-    "arn:aws:iam::aws:policy/AWSXrayWriteOnlyAccess",
-    "arn:aws:iam::aws:policy/service-role/AWSLambdaSQSQueueExecutionRole",
-    "arn:aws:iam::aws:policy/service-role/AWSLambdaDynamoDBExecutionRole",
-})
+ALLOWED_MANAGED_POLICIES = frozenset(
+    {
+        "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole",
+        "arn:aws:iam::aws:policy/AWSXrayWriteOnlyAccess",
+        "arn:aws:iam::aws:policy/service-role/AWSLambdaSQSQueueExecutionRole",
+        "arn:aws:iam::aws:policy/service-role/AWSLambdaDynamoDBExecutionRole",
+    }
+)
 MIN_PYTHON = (3, 12)
 FUNCTIONS = sorted(functions().values(), key=lambda f: f.logical_id)
 
@@ -104,15 +108,17 @@ def test_no_wildcard_actions_or_resources() -> None:
             problems.append(f"{where}: wildcard action(s) {wild}")
         if "Principal" in stmt:  # a resource policy: any principal needs a condition that narrows it
             principal = stmt["Principal"]
-            if (principal == "*" or (isinstance(principal, dict) and "*" in _as_list(principal.get("AWS"))))\
-                    and not stmt.get("Condition"):
+            if (
+                principal == "*" or (isinstance(principal, dict) and "*" in _as_list(principal.get("AWS")))
+            ) and not stmt.get("Condition"):
                 problems.append(f"{where}: Principal * without a Condition")
             continue
         if "*" in _as_list(stmt.get("Resource", [])):
             extra = sorted(set(actions) - STAR_RESOURCE_ACTIONS)
             if extra:
-                problems.append(f"{where}: Resource \"*\" for {extra} (only {sorted(STAR_RESOURCE_ACTIONS)} "
-                                "may use \"*\")")
+                problems.append(
+                    f'{where}: Resource "*" for {extra} (only {sorted(STAR_RESOURCE_ACTIONS)} may use "*")'
+                )
     assert not problems, "\n".join(problems)
 
 
@@ -132,8 +138,9 @@ def test_no_statement_grants_every_resource_of_a_type() -> None:
                 continue
             resource_part = arn.split(":", 5)[5] if arn.count(":") >= 5 else ""
             if _ALL_OF_TYPE.match(resource_part):
-                problems.append(f"{where}: {stmt.get('Action')} on every resource of the type: "
-                                f"{resource} -> {arn}")
+                problems.append(
+                    f"{where}: {stmt.get('Action')} on every resource of the type: {resource} -> {arn}"
+                )
     assert not problems, "\n".join(problems)
 
 
@@ -145,8 +152,10 @@ def test_only_expected_managed_policies() -> None:
             for value in _branches(arn):
                 if res.resolve(value) not in ALLOWED_MANAGED_POLICIES:
                     problems.append(f"{name}: managed policy {value}")
-    assert not problems, "managed policies beyond what SAM attaches (use a scoped policy template or an " \
-                         "explicit statement):\n" + "\n".join(problems)
+    assert not problems, (
+        "managed policies beyond what SAM attaches (use a scoped policy template or an "
+        "explicit statement):\n" + "\n".join(problems)
+    )
 
 
 @functools.cache
@@ -185,10 +194,12 @@ def test_function_policies_are_scoped(fn: Function) -> None:
             continue  # explicit statements: checked by the wildcard tests on the transformed template
         elif isinstance(entry, dict) and len(entry) == 1 and next(iter(entry)) in templates:
             name, params = next(iter(entry.items()))
-            wanted = set((templates[name].get("Parameters") or {}))
+            wanted = set(templates[name].get("Parameters") or {})
             for key in sorted(wanted):
                 if not _is_scoped((params or {}).get(key)):
-                    problems.append(f"{where}: {name}.{key} = {(params or {}).get(key)!r} is not one resource")
+                    problems.append(
+                        f"{where}: {name}.{key} = {(params or {}).get(key)!r} is not one resource"
+                    )
         else:
             problems.append(f"{where}: neither a Statement list nor a SAM policy template: {entry!r}")
     assert not problems, "\n".join(problems)
@@ -212,15 +223,20 @@ def _names_log_group_of(name_prop: Any, fn: str) -> bool:
 @pytest.mark.parametrize("fn", FUNCTIONS, ids=fn_id)
 def test_function_has_log_group_with_retention(fn: Function) -> None:
     groups = resources("AWS::Logs::LogGroup")
-    custom = ((fn.properties.get("LoggingConfig") or {}).get("LogGroup"))
+    custom = (fn.properties.get("LoggingConfig") or {}).get("LogGroup")
     if custom is not None:  # the function logs to a group of its own choosing
         target = referenced(custom)
         matching = {target: groups[target]} if target in groups else {}
     else:
-        matching = {k: v for k, v in groups.items()
-                    if _names_log_group_of((v.get("Properties") or {}).get("LogGroupName"), fn.logical_id)}
-    assert matching, (f"{fn.logical_id} has no AWS::Logs::LogGroup named !Sub /aws/lambda/${{{fn.logical_id}}}: "
-                      "Lambda would create one that never expires")
+        matching = {
+            k: v
+            for k, v in groups.items()
+            if _names_log_group_of((v.get("Properties") or {}).get("LogGroupName"), fn.logical_id)
+        }
+    assert matching, (
+        f"{fn.logical_id} has no AWS::Logs::LogGroup named !Sub /aws/lambda/${{{fn.logical_id}}}: "
+        "Lambda would create one that never expires"
+    )
     for name, group in matching.items():
         assert (group.get("Properties") or {}).get("RetentionInDays"), f"{name} has no RetentionInDays"
 
@@ -242,7 +258,11 @@ def event_source_mappings() -> list[tuple[str, str, str, dict[str, Any]]]:
         props = esm["Properties"]
         source = referenced(props.get("EventSourceArn"))
         stype = resources(doc=cfn()).get(str(source), {}).get("Type", "")
-        kind = {"AWS::SQS::Queue": "SQS", "AWS::DynamoDB::Table": "DynamoDB", "AWS::Kinesis::Stream": "Kinesis"}
+        kind = {
+            "AWS::SQS::Queue": "SQS",
+            "AWS::DynamoDB::Table": "DynamoDB",
+            "AWS::Kinesis::Stream": "Kinesis",
+        }
         out.append((name, kind.get(stype, f"unknown {props.get('EventSourceArn')}"), str(source), props))
     return out
 
@@ -257,13 +277,17 @@ def test_batch_sources_report_partial_failures(mapping: str) -> None:
     assert kind in {"SQS", "DynamoDB"}, f"{name}: event source {kind} has no contract here yet; add one"
     assert "ReportBatchItemFailures" in (props.get("FunctionResponseTypes") or []), (
         f"{name} ({kind} {source}): FunctionResponseTypes lacks ReportBatchItemFailures, so one bad record "
-        "makes the whole batch retry")
+        "makes the whole batch retry"
+    )
     if kind == "DynamoDB":
         on_failure = ((props.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination")
         assert on_failure, f"{name}: stream source without DestinationConfig.OnFailure drops failed records"
-        assert props.get("MaximumRetryAttempts") not in (None, -1) or props.get("MaximumRecordAgeInSeconds") \
-            not in (None, -1), f"{name}: retries forever (set MaximumRetryAttempts), the OnFailure destination " \
-                               "would never be used and the shard would block"
+        assert props.get("MaximumRetryAttempts") not in (None, -1) or props.get(
+            "MaximumRecordAgeInSeconds"
+        ) not in (None, -1), (
+            f"{name}: retries forever (set MaximumRetryAttempts), the OnFailure destination "
+            "would never be used and the shard would block"
+        )
 
 
 @pytest.mark.parametrize("mapping", _mapping_ids("SQS"))
@@ -273,13 +297,19 @@ def test_sqs_sources_have_a_redrive_policy(mapping: str) -> None:
     assert queue, f"{name}: {source} is not a queue of the template"
     redrive = (queue.get("Properties") or {}).get("RedrivePolicy") or {}
     dlq = referenced(redrive.get("deadLetterTargetArn"))
-    assert dlq in resources("AWS::SQS::Queue"), f"queue {source} has no RedrivePolicy to a DLQ of the template"
+    assert dlq in resources("AWS::SQS::Queue"), (
+        f"queue {source} has no RedrivePolicy to a DLQ of the template"
+    )
     assert redrive.get("maxReceiveCount"), f"queue {source}: RedrivePolicy without maxReceiveCount"
     fn = next(f for f in functions().values() if referenced(props.get("FunctionName")) == f.logical_id)
-    timeout = int(fn.properties.get("Timeout", sam().get("Globals", {}).get("Function", {}).get("Timeout", 3)))
+    timeout = int(
+        fn.properties.get("Timeout", sam().get("Globals", {}).get("Function", {}).get("Timeout", 3))
+    )
     visibility = int((queue.get("Properties") or {}).get("VisibilityTimeout", 30))
-    assert visibility >= timeout, (f"queue {source}: VisibilityTimeout {visibility}s < {fn.logical_id} Timeout "
-                                   f"{timeout}s (Lambda refuses to create the mapping)")
+    assert visibility >= timeout, (
+        f"queue {source}: VisibilityTimeout {visibility}s < {fn.logical_id} Timeout "
+        f"{timeout}s (Lambda refuses to create the mapping)"
+    )
 
 
 def dead_letter_queues() -> dict[str, str]:
@@ -318,13 +348,18 @@ def _alarms_for(queue: str) -> list[str]:
     found = []
     for name, alarm in resources("AWS::CloudWatch::Alarm").items():
         props = alarm.get("Properties") or {}
-        metrics = [props] + [(m.get("MetricStat") or {}).get("Metric", {}) for m in props.get("Metrics") or []]
+        metrics = [props] + [
+            (m.get("MetricStat") or {}).get("Metric", {}) for m in props.get("Metrics") or []
+        ]
         for metric in metrics:
-            if metric.get("MetricName") != "ApproximateNumberOfMessagesVisible" or \
-                    metric.get("Namespace") not in (None, "AWS/SQS"):
+            if metric.get("MetricName") != "ApproximateNumberOfMessagesVisible" or metric.get(
+                "Namespace"
+            ) not in (None, "AWS/SQS"):
                 continue
-            if any(d.get("Name") == "QueueName" and referenced(d.get("Value")) == queue
-                   for d in metric.get("Dimensions") or []):
+            if any(
+                d.get("Name") == "QueueName" and referenced(d.get("Value")) == queue
+                for d in metric.get("Dimensions") or []
+            ):
                 found.append(name)
     return found
 
@@ -341,11 +376,15 @@ def test_there_are_dead_letter_queues() -> None:
 def test_dead_letter_queue_is_alarmed(queue: str) -> None:
     why = dead_letter_queues()[queue]
     alarms = _alarms_for(queue)
-    assert alarms, (f"{queue} ({why}) has no CloudWatch alarm on ApproximateNumberOfMessagesVisible with "
-                    f"Dimensions QueueName: !GetAtt {queue}.QueueName")
+    assert alarms, (
+        f"{queue} ({why}) has no CloudWatch alarm on ApproximateNumberOfMessagesVisible with "
+        f"Dimensions QueueName: !GetAtt {queue}.QueueName"
+    )
     for name in alarms:
-        assert resources("AWS::CloudWatch::Alarm")[name]["Properties"].get("AlarmActions"), \
+        assert resources("AWS::CloudWatch::Alarm")[name]["Properties"].get("AlarmActions"), (
             f"alarm {name} on {queue} notifies nobody (no AlarmActions)"
-    retention = int((resources("AWS::SQS::Queue")[queue].get("Properties") or {}).get("MessageRetentionPeriod",
-                                                                                         345600))
+        )
+    retention = int(
+        (resources("AWS::SQS::Queue")[queue].get("Properties") or {}).get("MessageRetentionPeriod", 345600)
+    )
     assert retention >= 7 * 86400, f"{queue}: a DLQ should keep messages for days, not {retention}s"

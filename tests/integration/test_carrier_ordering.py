@@ -32,7 +32,8 @@ class Parcel:
         self.order_id: str = order["order_id"]
         self.track_token: str = order["tracking_url"].rsplit("/", 1)[1]
         self.number = "3S" + uuid.uuid4().hex[:12].upper()
-        for status, extra in (("paid", {}), ("shipped", {"carrier": CARRIER, "tracking_number": self.number})):
+        shipped = {"carrier": CARRIER, "tracking_number": self.number}
+        for status, extra in (("paid", {}), ("shipped", shipped)):
             resp = api.call("POST", f"/admin/orders/{self.order_id}/status", json={"status": status, **extra},
                             admin=True)
             assert resp.status_code == 200, resp.text
@@ -63,7 +64,8 @@ class Parcel:
         assert self.system.stack
         ddb = boto3.client("dynamodb", endpoint_url=self.system.stack.endpoint)
         resp = ddb.query(TableName=self.system.stack.table(), KeyConditionExpression="pk = :pk",
-                         ExpressionAttributeValues={":pk": {"S": f"ORDER#{self.order_id}"}}, ConsistentRead=True)
+                         ExpressionAttributeValues={":pk": {"S": f"ORDER#{self.order_id}"}},
+                         ConsistentRead=True)
         items = resp["Items"]
         order = next(i for i in items if i["sk"]["S"] == "ORDER")
         events = sorted((i for i in items if i["sk"]["S"].startswith("EVENT#")), key=lambda i: i["sk"]["S"])
@@ -75,7 +77,8 @@ def _base() -> datetime:
     return clock.now().replace(microsecond=0) - timedelta(days=1)
 
 
-def test_a_late_older_checkpoint_is_recorded_but_does_not_move_the_status(api: Api, system: LocalSystem) -> None:
+def test_a_late_older_checkpoint_is_recorded_but_does_not_move_the_status(
+        api: Api, system: LocalSystem) -> None:
     parcel, t0 = Parcel(api, system), _base()
     first = parcel.report("OutForDelivery", t0, "Utrecht")
     assert first["changed"] is True and first["status"] == "out_for_delivery"

@@ -68,7 +68,7 @@ def test_carrier_webhook_moves_the_order_once_per_event(api: Api, system: LocalS
     resp = api.call("POST", "/carrier-events", data=unknown, headers=h2)
     assert resp.status_code == 422 and resp.json()["errors"][0]["field"] == "tracking_number"
 
-    # A late hub scan after "out for delivery" is kept in the timeline but does not move the status back.
+    # A later hub scan after "out for delivery" (the van went back to the depot) moves it back to in transit.
     late, h3 = _signed(
         system,
         {**event, "event_id": f"evt-{uuid.uuid4().hex}", "tag": "InTransit", "location": "Hub Nieuwegein"},

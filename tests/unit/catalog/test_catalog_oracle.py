@@ -203,7 +203,10 @@ def exists(
             terms.append(r["target"])
         last = max(position[t["group"]] for t in terms)
         rules_at.setdefault(last, []).append(r)
-    doms = [[v for v in domain(g) if group_holds(g, v) and allowed.get(g["id"], lambda _v: True)(v)] for g in groups]
+    doms = [
+        [v for v in domain(g) if group_holds(g, v) and allowed.get(g["id"], lambda _v: True)(v)]
+        for g in groups
+    ]
     config: Config = {}
     counter = [limit]
 
@@ -217,7 +220,7 @@ def exists(
             config[order[i]] = v
             if all(rule_holds(doc, r, config) for r in rules_at.get(i, [])) and go(i + 1):
                 return True
-        del config[order[i]]
+        config.pop(order[i], None)
         return False
 
     return dict(config) if go(0) else None
@@ -273,7 +276,9 @@ def extends(doc: dict[str, Any], config: Config, selection: Config, skip: str | 
     return True
 
 
-def keep_filter(doc: dict[str, Any], selection: Config, skip: str | None = None) -> dict[str, Callable[[Any], bool]]:
+def keep_filter(
+    doc: dict[str, Any], selection: Config, skip: str | None = None
+) -> dict[str, Callable[[Any], bool]]:
     """`allowed` predicates (for `exists`) that keep the choices of `selection`."""
     allowed: dict[str, Callable[[Any], bool]] = {}
     for g in doc["groups"]:
@@ -317,7 +322,9 @@ def partials(doc: dict[str, Any], config: Config) -> Iterator[Config]:
         value = config.get(g["id"])
         if isinstance(value, frozenset):
             items = sorted(value)
-            choices.append([frozenset(c) for n in range(len(items) + 1) for c in itertools.combinations(items, n)])
+            choices.append(
+                [frozenset(c) for n in range(len(items) + 1) for c in itertools.combinations(items, n)]
+            )
         else:
             choices.append([None, value] if value is not None else [None])
     for values in itertools.product(*choices):
@@ -432,7 +439,9 @@ def models(draw: st.DrawFn, max_groups: int = 4, allow_negative: bool = True) ->
             if for_target:
                 t["option"] = draw(st.sampled_from(ids))
             elif draw(st.integers(0, 3)) > 0:
-                t["options"] = draw(st.lists(st.sampled_from(ids), min_size=1, max_size=len(ids), unique=True))
+                t["options"] = draw(
+                    st.lists(st.sampled_from(ids), min_size=1, max_size=len(ids), unique=True)
+                )
         elif g["kind"] == "number" and draw(st.booleans()):
             values = grid(g)
             lo = draw(st.integers(0, len(values) - 1))
@@ -456,7 +465,9 @@ def models(draw: st.DrawFn, max_groups: int = 4, allow_negative: bool = True) ->
             r["price"] = draw(st.integers(-300 if allow_negative else 0, 500))
         else:
             r["if"] = conds[0] if len(conds) == 1 and draw(st.booleans()) else conds
-            r["then"] = [term(group_level=kind == "conditional_requirement") for _ in range(draw(st.integers(1, 2)))]
+            r["then"] = [
+                term(group_level=kind == "conditional_requirement") for _ in range(draw(st.integers(1, 2)))
+            ]
         rules.append(r)
     return {
         "product_id": "p",
@@ -488,8 +499,14 @@ def selections(draw: st.DrawFn, doc: dict[str, Any]) -> Config:
 def test_oracle_reads_the_car_seed() -> None:
     doc = load_seed("car")
     gt_small_engine = {
-        "model": "gt", "engine": "petrol-1-5", "transmission": "manual", "colour": "white",
-        "wheels": "18-alloy", "interior": "nappa", "packs": frozenset(), "charging-cable": None,
+        "model": "gt",
+        "engine": "petrol-1-5",
+        "transmission": "manual",
+        "colour": "white",
+        "wheels": "18-alloy",
+        "interior": "nappa",
+        "packs": frozenset(),
+        "charging-cable": None,
         "plate-frame": None,
     }
     assert violated_rules(doc, gt_small_engine) == {"gt-engines"}
@@ -500,15 +517,27 @@ def test_oracle_reads_the_car_seed() -> None:
 
 def test_oracle_exists_agrees_with_enumeration_on_a_tiny_model() -> None:
     doc = {
-        "product_id": "t", "name": "t", "currency": "EUR", "base_price": 0,
+        "product_id": "t",
+        "name": "t",
+        "currency": "EUR",
+        "base_price": 0,
         "groups": [
             {"id": "a", "kind": "single", "required": True, "options": [{"id": "x"}, {"id": "y"}]},
             {"id": "b", "kind": "multi", "min": 0, "max": 2, "options": [{"id": "p"}, {"id": "q"}]},
         ],
-        "rules": [{"id": "r", "kind": "requires", "if": {"group": "a", "option": "x"},
-                   "then": {"group": "b", "option": "q"}}],
+        "rules": [
+            {
+                "id": "r",
+                "kind": "requires",
+                "if": {"group": "a", "option": "x"},
+                "then": {"group": "b", "option": "q"},
+            }
+        ],
     }
     brute = [c for c in all_configs(doc) if valid(doc, c)]
     assert len(brute) == 2 + 4  # x with {q},{p,q}; y with any subset
-    assert exists(doc, {"a": lambda v: v == "x", "b": lambda v: "p" not in v}) == {"a": "x", "b": frozenset({"q"})}
+    assert exists(doc, {"a": lambda v: v == "x", "b": lambda v: "p" not in v}) == {
+        "a": "x",
+        "b": frozenset({"q"}),
+    }
     assert exists(doc, {"a": lambda v: v == "x", "b": lambda v: not v}) is None

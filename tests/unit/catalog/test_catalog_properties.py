@@ -80,9 +80,7 @@ def test_evaluate_matches_the_oracle(data: st.DataObject) -> None:
             assert result.fillable[gid] == expected_fill, gid
         else:
             allowed = {c[gid] for c in good if c[gid] is not None and extends(doc, c, picked, skip=gid)}
-            claimed = {
-                v for lo, hi in result.ranges[gid] for v in grid(g) if Decimal(lo) <= v <= Decimal(hi)
-            }
+            claimed = {v for lo, hi in result.ranges[gid] for v in grid(g) if Decimal(lo) <= v <= Decimal(hi)}
             assert claimed == allowed, gid
             assert result.fillable[gid] == bool(allowed)
 
@@ -180,18 +178,41 @@ def test_consistent_models_never_price_below_zero(doc: dict[str, Any]) -> None:
 def test_fast_path_agrees_with_full_evaluation(seed: int) -> None:
     rng = random.Random(seed)
     groups = [
-        {"id": f"g{i}", "name": f"G{i}", "kind": "single", "required": True,
-         "options": [{"id": f"o{j}", "name": f"O{j}", "price": rng.randint(0, 99)} for j in range(3)]}
+        {
+            "id": f"g{i}",
+            "name": f"G{i}",
+            "kind": "single",
+            "required": True,
+            "options": [{"id": f"o{j}", "name": f"O{j}", "price": rng.randint(0, 99)} for j in range(3)],
+        }
         for i in range(4)
     ]
-    rules = [{"id": "r", "kind": "excludes", "message": "no", "if": {"group": "g0", "option": "o0"},
-              "then": {"group": "g1", "option": "o1"}}]
-    model = parse_product({"product_id": "p", "name": "P", "currency": "EUR", "base_price": 100,
-                           "groups": groups, "rules": rules})
+    rules = [
+        {
+            "id": "r",
+            "kind": "excludes",
+            "message": "no",
+            "if": {"group": "g0", "option": "o0"},
+            "then": {"group": "g1", "option": "o1"},
+        }
+    ]
+    model = parse_product(
+        {
+            "product_id": "p",
+            "name": "P",
+            "currency": "EUR",
+            "base_price": 100,
+            "groups": groups,
+            "rules": rules,
+        }
+    )
     for _ in range(20):
         sel = {g["id"]: f"o{rng.randint(0, 2)}" for g in groups if rng.random() < 0.8}
         fast, full = evaluate(model, sel, full=False), evaluate(model, sel)
         assert (fast.valid, fast.complete, fast.violations, fast.price) == (
-            full.valid, full.complete, full.violations, full.price
+            full.valid,
+            full.complete,
+            full.violations,
+            full.price,
         )
         assert fast.selectable == {} and fast.repair is None

@@ -250,6 +250,8 @@ def _negative_price(model: ProductModel) -> list[ModelProblem]:
                         relevant.add(x)
                         frontier.append(x)
     order = sorted(relevant)
+    if len(order) > 300:
+        raise SearchLimitExceeded("too many prices that can be negative to check")  # keeps recursion bounded
     rest = [0] * (len(order) + 1)
     for k in range(len(order) - 1, -1, -1):
         rest[k] = rest[k + 1] + min(0, low(order[k]))

@@ -20,7 +20,7 @@ prices do not constrain anything, so they are kept apart as per-bit price varian
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ecrm.catalog.model import range_indexes
 
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 # Request-path searches give up after this many propagations instead of pinning a Lambda. Realistic models
 # need a few dozen per evaluation; check_consistency runs the same searches at admin save time.
-DEFAULT_BUDGET = 50_000
+DEFAULT_BUDGET = 20_000
 
 Item = tuple[bool, int]  # (positive, mask)
 
@@ -87,6 +87,19 @@ class CompiledModel:
             self.bit_group.extend([gi] * len(bits))
             self.group_bits.append(tuple(bits))
         self.nbits = nbits
+        # Request-path lookups, built once: option id -> bit per group, and the price-line label per bit.
+        self.option_index: list[dict[str, int]] = [
+            {o.id: self.option_bit[(gi, o.id)] for o in g.options} for gi, g in enumerate(self.groups)
+        ]
+        self.bit_label: list[str] = []
+        self.number_units: list[str] = []
+        for gi, g in enumerate(self.groups):
+            unit = f" {g.number.unit}" if g.number is not None and g.number.unit else ""
+            self.number_units.append(unit)
+            if g.kind in ("single", "multi"):
+                self.bit_label.extend(f"{g.name}: {o.name}" for o in g.options)
+            else:
+                self.bit_label.extend([g.name] * len(self.group_bits[gi]))
         self.all_mask = (1 << nbits) - 1
         self.group_mask = [_mask(bits) for bits in self.group_bits]
         self.group_lo: list[int] = []
@@ -142,7 +155,7 @@ class CompiledModel:
                         if simplified is None:
                             continue
                         ci = len(self.cons)
-                        self.cons.append((False, simplified))
+                        self.cons.append((False, simplified, self._rests(simplified)))
                         self.con_rule.append(ri)
                         clause_ids.append(ci)
                         first_neg = next((m2 for pos, m2 in simplified if not pos), -1)
@@ -151,6 +164,7 @@ class CompiledModel:
             self.rule_trigger.append(trigger)
 
         ncons = len(self.cons)
+        self.clause_ids: tuple[int, ...] = tuple(ci for ci, con in enumerate(self.cons) if not con[0])
         bit_cons: list[list[int]] = [[] for _ in range(nbits)]
         self.con_mask: list[int] = []
         for ci, con in enumerate(self.cons):
@@ -160,12 +174,10 @@ class CompiledModel:
                 bit_cons[b].append(ci)
         self.bit_cons: list[tuple[int, ...]] = [tuple(x) for x in bit_cons]
         self.ncons = ncons
-        self.group_clauses: list[tuple[tuple[Item, ...], ...]] = []
         self.group_cons: list[tuple[int, ...]] = []
         for gi in range(len(self.groups)):
             touching = sorted({ci for b in self.group_bits[gi] for ci in self.bit_cons[b]})
             self.group_cons.append(tuple(touching))
-            self.group_clauses.append(tuple(self.cons[ci][1] for ci in touching if not self.cons[ci][0]))
 
         # Value order for search: defaults first (so completions suggest them), then document order.
         self.default_mask = 0
@@ -202,10 +214,22 @@ class CompiledModel:
                 by_sig.setdefault(sig, []).append(b)
             self.sym_classes.append(tuple(tuple(v) for v in by_sig.values()))
 
-        self.priced_conditionally = any(self.price_variants)
+        # Immutable per-model data that higher layers derive lazily (e.g. violation texts); a plain dict
+        # keeps this module free of their types.
+        self.derived: dict[str, Any] = {}
 
     # ----------------------------------------------------------------------------------------------
     # Indexing helpers
+
+    def _rests(self, items: tuple[Item, ...]) -> tuple[int, ...]:
+        """Per item: for POS(m) inside one at-most-one group, the group's other bits (ruled out when the
+        item is forced true: "engine in {a, b}" excludes every other engine); else 0."""
+        rests: list[int] = []
+        for pos, m in items:
+            gi = self.bit_group[m.bit_length() - 1]
+            gm = self.group_mask[gi]
+            rests.append(gm & ~m if pos and self.group_hi[gi] == 1 and not m & ~gm else 0)
+        return tuple(rests)
 
     def term_mask(self, term: Term) -> int:
         """Bits that make `term` true (any one of them)."""
@@ -230,20 +254,6 @@ class CompiledModel:
                 return b
         raise IndexError(index)
 
-    def constraints_touching(self, mask: int) -> list[int]:
-        """Ids of constraints that mention any bit of `mask`."""
-        seen = bytearray(self.ncons)
-        out: list[int] = []
-        bit_cons = self.bit_cons
-        while mask:
-            low = mask & -mask
-            for ci in bit_cons[low.bit_length() - 1]:
-                if not seen[ci]:
-                    seen[ci] = 1
-                    out.append(ci)
-            mask ^= low
-        return out
-
     def price_of(self, bit: int, chosen: int) -> int:
         """Price of `bit` when the bits `chosen` are selected: the first matching conditional price wins."""
         for conds, price in self.price_variants[bit]:
@@ -251,15 +261,25 @@ class CompiledModel:
                 return price
         return self.price_default[bit]
 
-    def holds(self, ci: int, full: int) -> bool:
-        """Whether constraint `ci` holds in the complete assignment `full` (bits not in it are unchosen)."""
-        con = self.cons[ci]
-        if con[0]:
-            return con[2] <= (full & con[1]).bit_count() <= con[3]
-        return any((full & m) if pos else not (full & m) for pos, m in con[1])
-
-    # ----------------------------------------------------------------------------------------------
-    # Propagation and search
+    def holds_all(self, cids: Sequence[int], full: int) -> bool:
+        """Whether every constraint in `cids` holds in the complete assignment `full`."""
+        cons = self.cons
+        for ci in cids:
+            con = cons[ci]
+            if con[0]:
+                n = (full & con[1]).bit_count()
+                if n < con[2] or n > con[3]:
+                    return False
+                continue
+            for pos, m in con[1]:
+                if pos:
+                    if full & m:
+                        break
+                elif not full & m:
+                    break
+            else:
+                return False
+        return True
 
     def propagate(self, on: int, off: int, changed: int | None = None) -> tuple[int, int] | None:
         """Unit-propagate from (on, off); None on conflict.
@@ -268,15 +288,30 @@ class CompiledModel:
         (required whenever on/off did not come out of an earlier propagate).
         """
         cons = self.cons
-        bit_cons = self.bit_cons
+        # Wake-ups are per group, not per bit: a cardinality step flips a whole group at once, and waking
+        # a few extra constraints is cheaper than walking every bit.
+        bit_group = self.bit_group
+        group_cons = self.group_cons
+        gmasks = self.group_mask
+        inq = bytearray(self.ncons)
         if changed is None:
+            # From scratch: settle full at-most groups up front so the first pass over the clauses already
+            # sees them, instead of every clause being woken again by each group's cardinality step.
+            for gi, gm in enumerate(gmasks):
+                if (on & gm).bit_count() == self.group_hi[gi]:
+                    off |= gm & ~on
             queue = list(range(self.ncons))
-            inq = bytearray(b"\x01") * self.ncons
-        else:
-            queue = self.constraints_touching(changed)
-            inq = bytearray(self.ncons)
             for ci in queue:
                 inq[ci] = 1
+        else:
+            queue = []
+            while changed:
+                gi = bit_group[(changed & -changed).bit_length() - 1]
+                for ci in group_cons[gi]:
+                    if not inq[ci]:
+                        inq[ci] = 1
+                        queue.append(ci)
+                changed &= ~gmasks[gi]
         while queue:
             ci = queue.pop()
             inq[ci] = 0
@@ -304,14 +339,14 @@ class CompiledModel:
             else:
                 nunk = 0
                 unk_pos = False
-                unk_m = 0
-                for pos, m in con[1]:
+                unk_m = unk_k = 0
+                for k, (pos, m) in enumerate(con[1]):
                     if pos:
                         if on & m:
                             break
                         if m & ~off:
                             nunk += 1
-                            unk_pos, unk_m = True, m
+                            unk_pos, unk_m, unk_k = True, m, k
                     else:
                         if on & m:
                             continue
@@ -327,45 +362,221 @@ class CompiledModel:
                     um = unk_m & ~(on | off)
                     if unk_pos:
                         if um & (um - 1):
-                            continue  # several ways to satisfy it: nothing forced yet
-                        on |= um
+                            # Several ways to satisfy it; inside one at-most-one group the others go.
+                            um = con[2][unk_k] & ~(on | off)
+                            if not um:
+                                continue
+                            off |= um
+                        else:
+                            on |= um
                     else:
                         off |= um
                     new = um
                     # fall through to enqueue
                     while new:
-                        low = new & -new
-                        for cj in bit_cons[low.bit_length() - 1]:
+                        gi = bit_group[(new & -new).bit_length() - 1]
+                        for cj in group_cons[gi]:
                             if not inq[cj] and cj != ci:
                                 inq[cj] = 1
                                 queue.append(cj)
-                        new ^= low
+                        new &= ~gmasks[gi]
                 continue
             while new:
-                low = new & -new
-                for cj in bit_cons[low.bit_length() - 1]:
+                gi = bit_group[(new & -new).bit_length() - 1]
+                for cj in group_cons[gi]:
                     if not inq[cj] and cj != ci:
                         inq[cj] = 1
                         queue.append(cj)
-                new ^= low
+                new &= ~gmasks[gi]
         return on, off
 
-    def _alternatives(self, gi: int, on: int, off: int, prefer: int) -> list[tuple[int, int]]:
-        """Branches for the undecided group `gi`, most promising first, as (bits to set, bits to clear)."""
-        um = self.group_mask[gi] & ~(on | off)
+    def _alternatives(
+        self, gi: int, on: int, off: int, prefer: int, avoid: int, focus: int
+    ) -> list[tuple[int, int]]:
+        """Branches for the undecided group `gi` as (bits to set, bits to clear), most promising first.
+
+        `avoid` is what the failed probe chose in this group (tried last: it is part of why a rule broke);
+        `focus` is the broken rule's mask (a multi group branches on one of those bits).
+        """
+        gm = self.group_mask[gi]
+        um = gm & ~(on | off)
         order = self.pref_order[gi]
         if self.group_hi[gi] == 1:
             alts: list[tuple[int, int]] = [(m, um ^ m) for m in order if m & um & prefer]
-            if self.group_lo[gi] == 0:
+            if self.group_lo[gi] == 0 and not (on & gm):
                 # Choosing nothing is the least committing move: most rules are "if X then ...".
                 alts.append((0, um))
             alts.extend((m, um ^ m) for m in order if m & um and not m & prefer)
+            if avoid & um:
+                alts.sort(key=lambda alt: alt[0] == avoid)
+            elif not avoid & gm:
+                alts.sort(key=lambda alt: alt[0] == 0)
             return alts
-        t = (on & self.group_mask[gi]).bit_count()
-        pick = next((m for m in order if m & um & prefer), 0) or next(m for m in order if m & um)
-        if pick & prefer or t < self.group_lo[gi]:
-            return [(pick, 0), (0, pick)]
-        return [(0, pick), (pick, 0)]
+        pick = next((m for m in order if m & um & focus), 0) or next(m for m in order if m & um)
+        if pick & avoid:
+            return [(0, pick), (pick, 0)]
+        return [(pick, 0), (0, pick)]
+
+    def _first_open_clause(self, on: int, off: int, clauses: Sequence[int], start: int) -> int:
+        """Index (into `clauses`) of the first clause not yet satisfied, from `start`; len() if none.
+
+        Satisfaction only grows down the search tree, so a child resumes where its parent stopped.
+        """
+        cons = self.cons
+        n = len(clauses)
+        k = start
+        while k < n:
+            for pos, m in cons[clauses[k]][1]:
+                if pos:
+                    if on & m:
+                        break
+                elif not m & ~off:
+                    break
+            else:
+                return k
+            k += 1
+        return n
+
+    def _branch_group(self, on: int, off: int, ci: int) -> int:
+        """The undecided group of clause `ci` with the fewest open values (fail first)."""
+        unknown = self.con_mask[ci] & ~(on | off)
+        best, best_size = -1, 1 << 30
+        while unknown:
+            low = unknown & -unknown
+            gi = self.bit_group[low.bit_length() - 1]
+            gm = self.group_mask[gi]
+            size = (gm & unknown).bit_count()
+            if size < best_size:
+                best, best_size = gi, size
+            unknown &= ~gm
+        return best
+
+    def _search(
+        self,
+        on: int,
+        off: int,
+        prefer: int,
+        prune: Callable[[int, int], bool] | None,
+        budget: list[int],
+        clauses: Sequence[int],
+    ) -> Iterator[tuple[int, int]]:
+        """Depth-first search from the propagated state (on, off) for states satisfying every clause of
+        `clauses`.
+
+        Probe-guided: at each node the cheapest completion (`complete`) is tried first; when it breaks no
+        clause it is yielded as a full state, otherwise the search branches on a group of the first clause
+        it breaks. The probe is also the cheapest assignment below that node for the repair cost (which
+        is a sum over groups of what `complete` minimises), so branch and bound stays exact.
+        """
+        all_mask = self.all_mask
+        n = len(clauses)
+        stack: list[list] = []
+        ptr = 0
+        while True:
+            ptr = self._first_open_clause(on, off, clauses, ptr)
+            if ptr == n:
+                yield on, off
+                if not stack:
+                    return
+            else:
+                probe = self.complete(on, off, prefer)
+                broken = self._first_broken(probe, clauses, ptr)
+                if broken < 0:
+                    yield probe, all_mask & ~probe
+                    if not stack:
+                        return
+                else:
+                    gi = self._branch_group(on, off, broken)
+                    # No undecided group in a broken clause: a dead end (only in lazily propagated states).
+                    alts = (
+                        self._alternatives(
+                            gi, on, off, prefer, probe & self.group_mask[gi], self.con_mask[broken]
+                        )
+                        if gi >= 0
+                        else []
+                    )
+                    stack.append([on, off, ptr, alts, 0])
+            while True:
+                if not stack:
+                    return
+                frame = stack[-1]
+                on0, off0, p, alts, k = frame
+                found = None
+                while k < len(alts):
+                    add_on, add_off = alts[k]
+                    k += 1
+                    budget[0] -= 1
+                    if budget[0] < 0:
+                        raise SearchLimitExceeded("configurator search budget exceeded")
+                    res = self.propagate(on0 | add_on, off0 | add_off, add_on | add_off)
+                    if res is not None and (prune is None or not prune(*res)):
+                        found = res
+                        break
+                frame[4] = k
+                if found is not None:
+                    on, off = found
+                    ptr = p
+                    break
+                stack.pop()
+
+    def _first_broken(self, full: int, clauses: Sequence[int], start: int) -> int:
+        """Id of the first clause of `clauses[start:]` that the complete assignment breaks, or -1."""
+        cons = self.cons
+        for k in range(start, len(clauses)):
+            ci = clauses[k]
+            for pos, m in cons[ci][1]:
+                if pos:
+                    if full & m:
+                        break
+                elif not full & m:
+                    break
+            else:
+                return ci
+        return -1
+
+    def complete(self, on: int, off: int, prefer: int = 0) -> int:
+        """Finish a state whose clauses are all satisfied: each undecided group gets its cheapest value
+        (preferred bits, else nothing if allowed, else defaults/first options up to the group minimum).
+
+        Bits of a group are numbered in option order, so "first option" is the lowest bit.
+        """
+        undecided = self.all_mask & ~(on | off)
+        bit_group = self.bit_group
+        gmasks = self.group_mask
+        defaults = self.default_mask
+        while undecided:
+            gi = bit_group[(undecided & -undecided).bit_length() - 1]
+            gm = gmasks[gi]
+            um = gm & undecided
+            undecided &= ~gm
+            if self.group_hi[gi] == 1:
+                # Undecided means nothing chosen yet (propagation clears the rest once one is chosen).
+                pick = um & prefer or (0 if self.group_lo[gi] == 0 else um)
+                if pick:
+                    pick = (pick & defaults) or pick
+                    pick &= -pick
+                on |= pick
+                off |= um & ~pick
+                continue
+            t = (on & gm).bit_count()
+            picks = 0
+            room = self.group_hi[gi] - t
+            need = self.group_lo[gi] - t
+            for m in self.pref_order[gi]:
+                if m & um & prefer and room > 0:
+                    picks |= m
+                    room -= 1
+                    need -= 1
+            if need > 0:
+                for m in self.pref_order[gi]:
+                    if need <= 0:
+                        break
+                    if m & um and not m & picks:
+                        picks |= m
+                        need -= 1
+            on |= picks
+            off |= um & ~picks
+        return on
 
     def iter_solutions(
         self,
@@ -375,68 +586,102 @@ class CompiledModel:
         prune: Callable[[int, int], bool] | None = None,
         budget: list[int] | None = None,
     ) -> Iterator[int]:
-        """Complete assignments (as the on bitset) extending the propagated state (on, off), depth first.
+        """Complete assignments (as the on bitset) extending the propagated state (on, off).
 
         `prefer` bits are tried chosen first; `prune(on, off)` may cut a subtree (branch and bound);
-        `budget` is a one-item list of remaining propagations, shared across calls.
+        `budget` is a one-item list of remaining propagations, shared across calls. Each yielded
+        assignment stands for the cheapest completion of the groups no open rule constrains.
         """
         if budget is None:
             budget = [DEFAULT_BUDGET]
-        gmask = self.group_mask
-        ngroups = len(gmask)
-        pos = 0
-        stack: list[list] = []
-        while True:
-            while pos < ngroups and not gmask[pos] & ~(on | off):
-                pos += 1
-            if pos == ngroups:
-                yield on
-                if not stack:
-                    return
-            else:
-                stack.append([on, off, pos, self._alternatives(pos, on, off, prefer), 0])
-            # Advance to the next viable alternative, backtracking as needed.
-            while True:
-                if not stack:
-                    return
-                frame = stack[-1]
-                on0, off0, p, alts, k = frame
-                found = None
-                while k < len(alts):
-                    add_t, add_f = alts[k]
-                    k += 1
-                    budget[0] -= 1
-                    if budget[0] < 0:
-                        raise SearchLimitExceeded("configurator search budget exceeded")
-                    res = self.propagate(on0 | add_t, off0 | add_f, add_t | add_f)
-                    if res is not None and (prune is None or not prune(*res)):
-                        found = res
-                        break
-                frame[4] = k
-                if found is not None:
-                    on, off = found
-                    pos = p
-                    break
-                stack.pop()
+        for state in self._search(on, off, prefer, prune, budget, self.clause_ids):
+            yield self.complete(*state, prefer)
 
     def solve(
-        self, on: int, off: int = 0, *, propagated: bool = False, budget: list[int] | None = None
+        self,
+        on: int,
+        off: int = 0,
+        *,
+        propagated: bool = False,
+        budget: list[int] | None = None,
+        prefer: int = 0,
     ) -> int | None:
-        """One complete valid assignment extending (on, off), or None when there is none."""
+        """One complete valid assignment extending (on, off), or None when there is none.
+
+        Probe first: the cheapest completion (leaning to `prefer`, e.g. a known nearby solution) often
+        satisfies every rule already. Otherwise the first rule it breaks seeds a component - the open
+        rules linked to it through undecided groups - which is searched on its own, and so on. Components
+        share no undecided group, so a dead end in one never makes the search revisit another (that is
+        what keeps "is this option still possible?" fast on large models), and an unsatisfiable component
+        proves the whole state unsatisfiable.
+        """
+        if budget is None:
+            budget = [DEFAULT_BUDGET]
         if not propagated:
             state = self.propagate(on, off)
             if state is None:
                 return None
             on, off = state
-        return next(self.iter_solutions(on, off, budget=budget), None)
+        while True:
+            probe = self.complete(on, off, prefer)
+            broken = self._first_broken(probe, self.clause_ids, 0)
+            if broken < 0:
+                return probe
+            component = self._component_of(on, off, broken)
+            if component is None:
+                return None
+            clauses, groups = component
+            found = next(self._search(on, off, prefer, None, budget, clauses), None)
+            if found is None:
+                return None
+            on |= found[0] & groups
+            off |= found[1] & groups
+
+    def _component_of(self, on: int, off: int, seed: int) -> tuple[list[int], int] | None:
+        """The open clauses linked to clause `seed` through undecided groups, and those groups' mask.
+
+        None when `seed` has no undecided group left (it is broken for good).
+        """
+        cons = self.cons
+        ngroups = len(self.group_mask)
+        decided = on | off
+        gmasks = self.group_mask
+        bit_group = self.bit_group
+        group_cons = self.group_cons
+        seen = {seed}
+        clauses = [seed]
+        groups = 0
+        todo: list[int] = []
+        k = 0
+        while k < len(clauses):
+            unknown = self.con_mask[clauses[k]] & ~decided & ~groups
+            k += 1
+            while unknown:
+                gi = bit_group[(unknown & -unknown).bit_length() - 1]
+                unknown &= ~gmasks[gi]
+                groups |= gmasks[gi]
+                todo.append(gi)
+            while todo:
+                for cj in group_cons[todo.pop()]:
+                    if cj < ngroups or cj in seen:
+                        continue
+                    seen.add(cj)
+                    for pos, m in cons[cj][1]:
+                        if pos:
+                            if on & m:
+                                break
+                        elif not m & ~off:
+                            break
+                    else:
+                        clauses.append(cj)
+        if not groups:
+            return None
+        clauses.sort()
+        return clauses, groups
 
     def satisfiable(self, on: int, off: int = 0, budget: list[int] | None = None) -> bool:
         """Whether some valid full configuration has every bit of on and none of off."""
         return self.solve(on, off, budget=budget) is not None
-
-    def is_solution(self, full: int) -> bool:
-        """Whether the complete assignment `full` satisfies every constraint."""
-        return all(self.holds(ci, full) for ci in range(self.ncons))
 
 
 def _rule_terms(rule: Rule) -> Iterator[Term]:

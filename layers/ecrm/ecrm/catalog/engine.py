@@ -21,7 +21,7 @@ from ecrm.catalog.encoding import SearchLimitExceeded
 from ecrm.catalog.model import ModelError, ModelProblem, ProductModel, SelectionError, parse_product
 from ecrm.catalog.pricing import PriceBreakdown, PriceLine, price_bits, price_selection
 from ecrm.catalog.search import Analysis, Change, Violation, find_violations
-from ecrm.catalog.selection import configuration_id, default_selection, encode_selection, normalise_selection
+from ecrm.catalog.selection import configuration_id, default_selection, normalise_selection, read_selection
 
 __all__ = [
     "Change",
@@ -95,8 +95,7 @@ def evaluate(model: ProductModel, selection: Mapping[str, Any], *, full: bool = 
     Raises `SelectionError` for a malformed selection and `SearchLimitExceeded` for a model too hard to
     search (check_consistency rejects those at save time).
     """
-    sel = normalise_selection(model, selection)
-    bits = encode_selection(model, sel)
+    sel, bits = read_selection(model, selection)
     violations, complete = find_violations(model, bits)
     valid = not violations
     price = price_bits(model, sel, bits)

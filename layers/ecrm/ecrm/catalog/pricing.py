@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from ecrm.catalog.model import ProductModel
 from ecrm.catalog.selection import encode_selection
 
 
-@dataclass(frozen=True, slots=True)
-class PriceLine:
-    """One priced choice. `option` is the option id, the number value (number groups) or None (text)."""
+class PriceLine(NamedTuple):
+    """One priced choice, the tuple (group, option, label, amount). `option` is the option id, the number
+    value (number groups) or None (text). A named tuple because a price has one line per chosen option
+    and a frozen dataclass costs several times more to build."""
 
     group: str
     option: str | None
@@ -54,25 +55,25 @@ def price_selection(model: ProductModel, selection: Mapping[str, Any]) -> PriceB
 
 
 def price_bits(model: ProductModel, sel: Mapping[str, Any], chosen: int) -> PriceBreakdown:
+    """Price the chosen bits of the normalised selection `sel` (see `price_selection`)."""
     c = model.compiled
     lines: list[PriceLine] = []
     total = model.base_price
+    group_index = model.group_index
     for gid, value in sel.items():
-        gi = model.group_index[gid]
-        g = model.groups[gi]
-        if g.kind in ("single", "multi"):
-            names = {o.id: o.name for o in g.options}
-            for oid in (value,) if g.kind == "single" else value:
-                amount = c.price_of(c.option_bit[(gi, oid)], chosen)
-                lines.append(PriceLine(g.id, oid, f"{g.name}: {names[oid]}", amount))
-                total += amount
-        else:
-            bit = (chosen & c.group_mask[gi]).bit_length() - 1
-            amount = c.price_of(bit, chosen)
-            if g.kind == "text":
-                lines.append(PriceLine(g.id, None, g.name, amount))
-            else:
-                unit = f" {g.number.unit}" if g.number is not None and g.number.unit else ""
-                lines.append(PriceLine(g.id, value, f"{g.name}: {value}{unit}", amount))
+        gi = group_index[gid]
+        kind = c.groups[gi].kind
+        group_bits = chosen & c.group_mask[gi]
+        while group_bits:  # ascending bits = option order, whatever order the customer picked in
+            low = group_bits & -group_bits
+            group_bits ^= low
+            bit = low.bit_length() - 1
+            amount = c.price_of(bit, chosen) if c.price_variants[bit] else c.price_default[bit]
             total += amount
+            if kind == "number":
+                lines.append(
+                    PriceLine(gid, value, f"{c.bit_label[bit]}: {value}{c.number_units[gi]}", amount)
+                )
+            else:
+                lines.append(PriceLine(gid, c.bit_option[bit], c.bit_label[bit], amount))
     return PriceBreakdown(model.currency, model.base_price, tuple(lines), total)

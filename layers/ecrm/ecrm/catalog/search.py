@@ -19,7 +19,7 @@ from ecrm.catalog.model import ProductModel, format_decimal
 
 # Repair is an optimisation; these caps keep a pathological selection from costing more than a few ms.
 REPAIR_SAT_CALLS = 400
-REPAIR_NODES = 2_000
+REPAIR_NODES = 64
 MAX_WITNESSES = 4
 
 
@@ -61,29 +61,54 @@ class Change:
 def find_violations(model: ProductModel, chosen: int) -> tuple[list[Violation], bool]:
     """Violations of the selection read as final (unset = not chosen), and whether it is complete."""
     c = model.compiled
+    known = _violation_texts(model)
     out: list[Violation] = []
     complete = True
-    for gi, g in enumerate(model.groups):
-        n = (chosen & c.group_mask[gi]).bit_count()
-        if n < c.group_lo[gi]:
+    lo, hi = c.group_lo, c.group_hi
+    for gi, gm in enumerate(c.group_mask):
+        n = (chosen & gm).bit_count()
+        if n < lo[gi]:
             complete = False
-            if n == 0 and g.required:
-                out.append(Violation("required", f"{g.name}: please make a choice", (g.id,)))
-            else:
-                out.append(Violation("min_selected", f"{g.name}: choose at least {c.group_lo[gi]}", (g.id,)))
-        elif n > c.group_hi[gi]:
-            out.append(Violation("max_selected", f"{g.name}: choose at most {c.group_hi[gi]}", (g.id,)))
+            out.append(known[("required" if n == 0 and c.groups[gi].required else "min_selected", gi)])
+        elif n > hi[gi]:
+            out.append(known[("max_selected", gi)])
     cons = c.cons
     for ri, trigger in enumerate(c.rule_trigger):
         # A clause can only fail once its first condition holds: skip the rules nothing has triggered.
         if trigger >= 0 and not chosen & trigger:
             continue
         for ci in c.rule_clauses[ri]:
-            if not any((chosen & m) if pos else not (chosen & m) for pos, m in cons[ci][1]):
-                rule = c.rules[ri]
-                out.append(Violation(rule.id, rule.message, rule.groups))
+            for pos, m in cons[ci][1]:
+                if pos:
+                    if chosen & m:
+                        break
+                elif not chosen & m:
+                    break
+            else:
+                out.append(known[("rule", ri)])
                 break
     return out, complete
+
+
+def _violation_texts(model: ProductModel) -> dict[tuple[str, int], Violation]:
+    """Every violation a model can report, built once per model (they are immutable)."""
+    c = model.compiled
+    cached = c.derived.get("violations")
+    if cached is not None:
+        return cached
+    texts: dict[tuple[str, int], Violation] = {}
+    for gi, g in enumerate(c.groups):
+        texts[("required", gi)] = Violation("required", f"{g.name}: please make a choice", (g.id,))
+        texts[("min_selected", gi)] = Violation(
+            "min_selected", f"{g.name}: choose at least {c.group_lo[gi]}", (g.id,)
+        )
+        texts[("max_selected", gi)] = Violation(
+            "max_selected", f"{g.name}: choose at most {c.group_hi[gi]}", (g.id,)
+        )
+    for ri, rule in enumerate(c.rules):
+        texts[("rule", ri)] = Violation(rule.id, rule.message, rule.groups)
+    c.derived["violations"] = texts
+    return texts
 
 
 class Analysis:
@@ -95,15 +120,36 @@ class Analysis:
         self.chosen = chosen
         self.budget = [budget]
         self._sat_cache: dict[int, int | None] = {}
+        self._states: dict[int, tuple[int, int] | None] = {}
         self.witness = self.solution(chosen)
+        c = self.c
+        counts = [(chosen & gm).bit_count() for gm in c.group_mask]
+        self._must_change = sum(
+            1 << gi for gi, n in enumerate(counts) if not c.group_lo[gi] <= n <= c.group_hi[gi]
+        )
+        self._must_break = sum(1 << gi for gi, n in enumerate(counts) if n > c.group_hi[gi])
+        self._fixed = 0  # the whole mask of every chosen single-like group: their values cannot move
+        self._full_off = 0  # the unchosen bits of every group already at its maximum
+        for gi, n in enumerate(counts):
+            if n and c.groups[gi].kind != "multi":
+                self._fixed |= c.group_mask[gi]
+            if n >= c.group_hi[gi]:
+                self._full_off |= c.group_mask[gi] & ~chosen
 
     def solution(self, chosen: int) -> int | None:
         """A full valid assignment containing the bits chosen (memoised per evaluation)."""
         if chosen in self._sat_cache:
             return self._sat_cache[chosen]
-        found = self.c.solve(chosen, budget=self.budget)
+        state = self.state(chosen)
+        found = None if state is None else self.c.solve(*state, propagated=True, budget=self.budget)
         self._sat_cache[chosen] = found
         return found
+
+    def state(self, chosen: int) -> tuple[int, int] | None:
+        """The propagated state of the bits chosen, None on conflict (memoised per evaluation)."""
+        if chosen not in self._states:
+            self._states[chosen] = self.c.propagate(chosen, 0)
+        return self._states[chosen]
 
     def supported_bits(self) -> list[int]:
         """Per group, the mask of its bits that extend the selection to a valid configuration."""
@@ -127,7 +173,6 @@ class Analysis:
                 result.append(0)
                 continue
             supported = 0
-            clause_items = c.group_clauses[gi]
             for cls in c.sym_classes[gi]:
                 if single_like:
                     parts = [cls]
@@ -138,46 +183,86 @@ class Analysis:
                     if not part:
                         continue
                     bit = 1 << part[0]
-                    if self._supports(gi, bit, base, own, single_like, witnesses, clause_items):
+                    if self._supports(gi, bit, base, own, single_like, witnesses):
                         for b in part:
                             supported |= 1 << b
             result.append(supported)
         return result
 
     def _supports(
-        self,
-        gi: int,
-        bit: int,
-        base: int,
-        own: int,
-        single_like: bool,
-        witnesses: list[int],
-        clause_items: tuple,
+        self, gi: int, bit: int, base: int, own: int, single_like: bool, witnesses: list[int]
     ) -> bool:
+        """Whether `bit` of group `gi` together with `base` extends to a valid configuration."""
         c = self.c
         gm = c.group_mask[gi]
         if not single_like and bit & own:
             return True  # the witness itself contains every chosen option
-        # Cheap first: patch a known solution in this group only and re-check the constraints of this group.
+        # Cheap first: patch a known solution in this group only; only constraints on the bits that
+        # flipped can change their verdict.
+        bit_cons = c.bit_cons
+        new_cons = bit_cons[bit.bit_length() - 1]
         for w in witnesses:
-            # Multi: add the option, or add it and drop the witness's own extra options of this group.
-            candidates = ((w & ~gm) | bit,) if single_like else (w | bit, (w & ~(gm & ~own)) | bit)
-            for cand in candidates:
-                n = (cand & gm).bit_count()
-                if c.group_lo[gi] <= n <= c.group_hi[gi] and all(
-                    any((cand & m) if pos else not (cand & m) for pos, m in items) for items in clause_items
-                ):
+            if single_like:
+                old = w & gm
+                cand = (w & ~gm) | bit
+                if c.holds_all(new_cons + bit_cons[old.bit_length() - 1] if old else new_cons, cand):
                     return True
-        # Then a refutation by propagation around this group only (sound, usually enough), then full search.
-        if c.propagate(base | bit, 0, bit | own) is None:
+            else:
+                if c.holds_all(new_cons, w | bit):
+                    return True
+                # Or add it and drop the witness's own extra options of this group (the maximum may bind).
+                trimmed = (w & ~(gm & ~own)) | bit
+                if trimmed != w | bit and c.holds_all(c.group_cons[gi], trimmed):
+                    return True
+        # A rule broken by this value and choices that cannot move any more is a dead end already.
+        if self._directly_refuted(gi, bit, base):
             return False
-        found = self.solution(base | bit)
-        if found is not None:
-            if len(witnesses) >= MAX_WITNESSES:
-                witnesses.pop(1 if len(witnesses) > 1 else 0)
-            witnesses.append(found)
-            return True
+        # Then search, from a state built without a full propagation: every full group's other values
+        # cleared, then propagation around this group only. Sound (it only draws consequences) and
+        # enough for the search, which re-checks every rule on each completion it tries.
+        gm_off = (gm & ~bit) if single_like else 0
+        grown = c.propagate(base | bit, (self._full_off & ~gm) | gm_off | (self._full_off & gm & ~bit), gm)
+        if grown is None:
+            return False
+        found = c.solve(*grown, propagated=True, budget=self.budget, prefer=witnesses[0])
+        if found is None:
+            return False
+        if len(witnesses) >= MAX_WITNESSES:
+            witnesses.pop(1 if len(witnesses) > 1 else 0)
+        witnesses.append(found)
+        return True
+
+    def _directly_refuted(self, gi: int, bit: int, base: int) -> bool:
+        """Whether some rule on `bit` is false whatever the open groups become, given `base`.
+
+        Items over groups whose value `base` fixes (chosen single-like groups, and `gi` itself when it is
+        single-like) are decided; an item is false for sure when it is POS over decided, unchosen bits, or
+        NEG over a chosen bit. A clause of only such items is violated: no completion can help.
+        """
+        c = self.c
+        on = base | bit
+        decided = self._fixed_mask(gi)
+        for ci in c.bit_cons[bit.bit_length() - 1]:
+            con = c.cons[ci]
+            if con[0]:
+                continue
+            for pos, m in con[1]:
+                if pos:
+                    if on & m or m & ~decided:
+                        break
+                elif not on & m:
+                    break
+            else:
+                return True
         return False
+
+    def _fixed_mask(self, gi: int) -> int:
+        """Bits whose value the selection fixes when group `gi` is given one value."""
+        c = self.c
+        fixed = self._fixed
+        if c.groups[gi].kind != "multi":
+            fixed |= c.group_mask[gi]
+        return fixed
 
     def supports(self) -> tuple[dict[str, list[str]], dict[str, list[tuple[str, str]]], dict[str, bool]]:
         """`selectable`, `ranges` and `fillable` as documented on `evaluate`."""
@@ -208,12 +293,13 @@ class Analysis:
         """
         c = self.c
         chosen_groups = [gi for gi in range(len(c.groups)) if self.chosen & c.group_mask[gi]]
-        if self.witness is not None:
-            release: tuple[int, ...] | None = ()
-        else:
-            release = self._min_release(chosen_groups)
-            if release is None:
+        release: tuple[int, ...] = ()
+        exact = True
+        if self.witness is None:
+            found = self._min_release(chosen_groups)
+            if found is None:
                 return None
+            release, exact = found
         keep = self.chosen
         forbid = 0
         for gi in release:
@@ -224,12 +310,15 @@ class Analysis:
         if incumbent is None:
             return None
         best = [incumbent, *self._cost(incumbent, c.all_mask & ~incumbent)]
+        # Nothing beats (fewest releases, and no group changed beyond those and the ones that must be).
+        floor = [len(release), max(len(release), self._must_change.bit_count())] if exact else [0, 0]
         nodes = [REPAIR_NODES]
         # First among completions that keep every choice outside the release set (finds good bounds fast),
         # then, when something had to be released, among all configurations (another release set of the
         # same size may need fewer fills).
-        self._branch_and_bound(best, keep, forbid, nodes)
-        if release:
+        if best[1:] > floor and best[1:] > list(self._cost(keep, forbid)):
+            self._branch_and_bound(best, keep, forbid, nodes)
+        if release and best[1:] > floor:
             self._branch_and_bound(best, 0, 0, nodes)
         return self._changes(sel, best[0])
 
@@ -240,15 +329,37 @@ class Analysis:
         group_of = self.c.bit_group
         diff = (on & ~chosen) | (off & chosen)
         broken_bits = off & chosen
-        changed = broken = 0
+        # Groups whose current count is outside their limits must change however the search goes: counting
+        # them from the start is what lets the bound prune at the root for a merely incomplete selection.
+        changed, broken = self._must_change, self._must_break
         while diff:
             low = diff & -diff
             gi = group_of[low.bit_length() - 1]
-            changed += 1
+            changed |= 1 << gi
             if broken_bits & masks[gi]:
-                broken += 1
+                broken |= 1 << gi
             diff &= ~masks[gi]
-        return broken, changed
+        return broken.bit_count(), changed.bit_count()
+
+    def _direct_core(self, kept: list[int]) -> list[int] | None:
+        """The kept choice groups of the first rule that those choices alone break for good, if any."""
+        c = self.c
+        on = fixed = 0
+        for gi in kept:
+            on |= self.chosen & c.group_mask[gi]
+            if c.groups[gi].kind != "multi":
+                fixed |= c.group_mask[gi]
+        for ci in c.clause_ids:
+            for pos, m in c.cons[ci][1]:
+                if pos:
+                    if on & m or m & ~fixed:
+                        break
+                elif not on & m:
+                    break
+            else:
+                mask = c.con_mask[ci]
+                return [gi for gi in kept if c.group_mask[gi] & mask]
+        return None
 
     def _branch_and_bound(self, best: list[Any], keep: int, forbid: int, nodes: list[int]) -> None:
         c = self.c
@@ -273,37 +384,52 @@ class Analysis:
             keep |= self.chosen & self.c.group_mask[gi]
         return self.solution(keep) is not None
 
-    def _min_release(self, chosen_groups: list[int]) -> tuple[int, ...] | None:
-        """Fewest chosen groups to give up so the rest extends to a valid configuration.
+    def _min_release(self, chosen_groups: list[int]) -> tuple[tuple[int, ...], bool] | None:
+        """Fewest chosen groups to give up so the rest extends to a valid configuration, and whether
+        that is proven smallest (False when the budget ran out and every choice was released).
 
-        Implicit hitting sets: every unsatisfiable subset of choices found ("core", shrunk by deletion)
-        must lose at least one group; the smallest set hitting all cores found so far is tried next.
-        When the search budget runs out, every choice is released (the repair then restarts from defaults).
+        Implicit hitting sets: every unsatisfiable subset of choices found ("core") must lose at least
+        one group; the smallest set hitting all cores found so far is tried next. Cores come from a rule
+        the fixed choices break outright when there is one, and are shrunk with QuickXplain.
         """
         if not self._sat_groups([]):
             return None
         cores: list[tuple[int, ...]] = []
         calls = [0]
-        while True:
-            hitting = _min_hitting_set(cores, chosen_groups)
-            calls[0] += 1
-            if hitting is None or calls[0] > REPAIR_SAT_CALLS:
-                return tuple(chosen_groups)
-            kept = [gi for gi in chosen_groups if gi not in hitting]
-            if self._sat_groups(kept):
-                return hitting
-            core = list(kept)
-            i = 0
-            while i < len(core):
-                trial = core[:i] + core[i + 1 :]
-                calls[0] += 1
-                if calls[0] > REPAIR_SAT_CALLS:
-                    return tuple(chosen_groups)
-                if self._sat_groups(trial):
-                    i += 1
-                else:
-                    core = trial
-            cores.append(tuple(core))
+        try:
+            while True:
+                hitting = _min_hitting_set(cores, chosen_groups)
+                if hitting is None:
+                    return tuple(chosen_groups), False
+                kept = [gi for gi in chosen_groups if gi not in hitting]
+                if self._counted_sat(kept, calls):
+                    return hitting, True
+                cores.append(tuple(self._quickxplain(self._direct_core(kept) or kept, calls)))
+        except _OutOfBudget:
+            return tuple(chosen_groups), False
+
+    def _counted_sat(self, groups: list[int], calls: list[int]) -> bool:
+        calls[0] += 1
+        if calls[0] > REPAIR_SAT_CALLS:
+            raise _OutOfBudget
+        return self._sat_groups(groups)
+
+    def _quickxplain(self, conflicting: list[int], calls: list[int]) -> list[int]:
+        """A minimal unsatisfiable subset of the choice groups `conflicting` (which together are
+        unsatisfiable), in O(k log n) satisfiability checks (Junker's QuickXplain)."""
+
+        def qx(background: list[int], changed: bool, candidates: list[int]) -> list[int]:
+            if changed and not self._counted_sat(background, calls):
+                return []
+            if len(candidates) == 1:
+                return candidates
+            half = len(candidates) // 2
+            first, second = candidates[:half], candidates[half:]
+            from_second = qx(background + first, True, second)
+            from_first = qx(background + from_second, bool(from_second), first)
+            return from_first + from_second
+
+        return qx([], False, conflicting)
 
     def _changes(self, sel: Mapping[str, Any], full: int) -> list[Change]:
         c = self.c
@@ -326,6 +452,10 @@ class Analysis:
                 after = _number_value(c, gi, bits[0], before) if bits else None
                 changes.append(Change(g.id, before, after))
         return changes
+
+
+class _OutOfBudget(Exception):
+    """Internal: the repair's satisfiability-check budget is spent."""
 
 
 def _min_hitting_set(cores: list[tuple[int, ...]], chosen_groups: list[int]) -> tuple[int, ...] | None:

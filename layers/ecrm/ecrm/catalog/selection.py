@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Mapping
-from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from ecrm.catalog.model import (
     Group,
+    NumberSpec,
     ProductModel,
     SelectionError,
     check_free_text,
@@ -27,63 +28,92 @@ def normalise_selection(model: ProductModel, selection: Mapping[str, Any]) -> di
     Raises `SelectionError(field, reason)` for unknown groups/options, wrong types, text that is too long,
     contains control characters or does not match the pattern, and numbers out of range or off step.
     """
+    return read_selection(model, selection)[0]
+
+
+def read_selection(model: ProductModel, selection: Mapping[str, Any]) -> tuple[dict[str, Any], int]:
+    """`normalise_selection` plus the chosen bits, in one pass (the request path needs both)."""
     if not isinstance(selection, Mapping):
         raise SelectionError("selection", "must be an object")
+    group_index = model.group_index
     for key in selection:
-        if not isinstance(key, str) or key not in model.group_index:
+        if not isinstance(key, str) or key not in group_index:
             raise SelectionError(f"selection.{key}", "unknown group")
+    c = model.compiled
     out: dict[str, Any] = {}
-    for group in model.groups:
-        if group.id not in selection:
+    bits = 0
+    for gi, group in enumerate(model.groups):
+        raw = selection.get(group.id)
+        if raw is None:
             continue
-        value = _normalise_value(group, selection[group.id], f"selection.{group.id}")
-        if value is not None:
-            out[group.id] = value
-    return out
+        kind = group.kind
+        if kind == "single":
+            bit = c.option_index[gi].get(raw) if isinstance(raw, str) else None
+            if bit is None:
+                where = f"selection.{group.id}"
+                if not isinstance(raw, str):
+                    raise SelectionError(where, "must be an option id")
+                raise SelectionError(where, f"unknown option '{raw}'")
+            out[group.id] = raw
+            bits |= 1 << bit
+            continue
+        where = f"selection.{group.id}"
+        if kind == "multi":
+            value, group_bits = _read_multi(c.option_index[gi], raw, where)
+            if value:
+                out[group.id] = value
+                bits |= group_bits
+        elif kind == "text":
+            text = _read_text(group, raw, where)
+            if text is not None:
+                out[group.id] = text
+                bits |= 1 << c.group_bits[gi][0]
+        else:
+            read = _read_number(group, raw, where)
+            if read is not None:
+                out[group.id] = read[0]
+                bits |= 1 << c.number_bit(gi, read[1])
+    return out, bits
 
 
-def _normalise_value(group: Group, raw: Any, where: str) -> Any:
-    if raw is None:
+def _read_multi(index: Mapping[str, int], raw: Any, where: str) -> tuple[list[str], int]:
+    if not isinstance(raw, (list, tuple)):
+        raise SelectionError(where, "must be a list of option ids")
+    if len(raw) > len(index):
+        raise SelectionError(where, "lists more options than the group has")
+    bits = 0
+    for i, item in enumerate(raw):
+        if not isinstance(item, str):
+            raise SelectionError(f"{where}.{i}", "must be an option id")
+        bit = index.get(item)
+        if bit is None:
+            raise SelectionError(f"{where}.{i}", f"unknown option '{item}'")
+        if bits >> bit & 1:
+            raise SelectionError(f"{where}.{i}", f"option '{item}' listed twice")
+        bits |= 1 << bit
+    return sorted(raw), bits
+
+
+def _read_text(group: Group, raw: Any, where: str) -> str | None:
+    if not isinstance(raw, str):
+        raise SelectionError(where, "must be a string")
+    # Bound the work before normalising: NFC can grow a string, but not by more than a small factor.
+    if len(raw) > 4 * group.max_length + 16:
+        raise SelectionError(where, f"must be at most {group.max_length} characters")
+    bad = check_free_text(raw)
+    if bad:
+        raise SelectionError(where, bad)
+    text = unicodedata.normalize("NFC", raw).strip()
+    if not text:
         return None
-    if group.kind == "single":
-        if not isinstance(raw, str):
-            raise SelectionError(where, "must be an option id")
-        if not any(o.id == raw for o in group.options):
-            raise SelectionError(where, f"unknown option '{raw}'")
-        return raw
-    if group.kind == "multi":
-        if not isinstance(raw, (list, tuple)):
-            raise SelectionError(where, "must be a list of option ids")
-        if len(raw) > len(group.options):
-            raise SelectionError(where, "lists more options than the group has")
-        known = {o.id for o in group.options}
-        seen: set[str] = set()
-        for i, item in enumerate(raw):
-            if not isinstance(item, str):
-                raise SelectionError(f"{where}.{i}", "must be an option id")
-            if item not in known:
-                raise SelectionError(f"{where}.{i}", f"unknown option '{item}'")
-            if item in seen:
-                raise SelectionError(f"{where}.{i}", f"option '{item}' listed twice")
-            seen.add(item)
-        return sorted(seen) or None
-    if group.kind == "text":
-        if not isinstance(raw, str):
-            raise SelectionError(where, "must be a string")
-        # Bound the work before normalising: NFC can grow a string, but not by more than a small factor.
-        if len(raw) > 4 * group.max_length + 16:
-            raise SelectionError(where, f"must be at most {group.max_length} characters")
-        bad = check_free_text(raw)
-        if bad:
-            raise SelectionError(where, bad)
-        text = unicodedata.normalize("NFC", raw).strip()
-        if not text:
-            return None
-        if len(text) > group.max_length:
-            raise SelectionError(where, f"must be at most {group.max_length} characters")
-        if group.pattern is not None and not group.pattern.fullmatch(text):
-            raise SelectionError(where, "does not match the allowed pattern")
-        return text
+    if len(text) > group.max_length:
+        raise SelectionError(where, f"must be at most {group.max_length} characters")
+    if group.pattern is not None and not group.pattern.fullmatch(text):
+        raise SelectionError(where, "does not match the allowed pattern")
+    return text
+
+
+def _read_number(group: Group, raw: Any, where: str) -> tuple[str, int] | None:
     spec = group.number
     assert spec is not None
     if isinstance(raw, str) and not raw.strip():
@@ -93,11 +123,19 @@ def _normalise_value(group: Group, raw: Any, where: str) -> Any:
         raise SelectionError(
             where, f"must be between {format_decimal(spec.min)} and {format_decimal(spec.max)}"
         )
-    if spec.index(value) is None:
+    index = spec.index(value)
+    if index is None:
         raise SelectionError(
             where, f"must be a multiple of {format_decimal(spec.step)} from {format_decimal(spec.min)}"
         )
-    return format_decimal(value)
+    return _grid_text(spec, index), index
+
+
+@lru_cache(maxsize=4096)
+def _grid_text(spec: NumberSpec, index: int) -> str:
+    # Formatting a Decimal canonically is slow next to everything else on the request path; the values
+    # customers pick repeat (shoe sizes), so cache the text per grid point.
+    return format_decimal(spec.value(index))
 
 
 def default_selection(model: ProductModel) -> dict[str, Any]:
@@ -127,23 +165,5 @@ def configuration_id(product_id: str, version: int, normalised_selection: Mappin
 
 
 def encode_selection(model: ProductModel, sel: Mapping[str, Any]) -> int:
-    """The chosen bits of a normalised selection."""
-    c = model.compiled
-    bits = 0
-    for gid, value in sel.items():
-        gi = model.group_index[gid]
-        g = model.groups[gi]
-        if g.kind == "single":
-            bits |= 1 << c.option_bit[(gi, value)]
-        elif g.kind == "multi":
-            for oid in value:
-                bits |= 1 << c.option_bit[(gi, oid)]
-        elif g.kind == "text":
-            bits |= 1 << c.group_bits[gi][0]
-        else:
-            spec = g.number
-            assert spec is not None
-            index = spec.index(Decimal(value))
-            assert index is not None
-            bits |= 1 << c.number_bit(gi, index)
-    return bits
+    """The chosen bits of a selection (normalised or not; it is validated on the way)."""
+    return read_selection(model, sel)[1]

@@ -65,9 +65,10 @@ def change_from_record(record: dict[str, Any]) -> Change:
 
 def _routes() -> dict[str, list[Callable[[Change], Work]]]:
     # Item type -> the contexts that react to it. Each context keeps its decisions in its own module.
+    from ecrm.mail import cases
     from ecrm.orders import notifications
 
-    return {"ORDER": [notifications.on_order_change]}
+    return {"ORDER": [notifications.on_order_change], "CASE_REPLY": [cases.on_case_reply]}
 
 
 def route(change: Change) -> Work:

@@ -17,7 +17,7 @@ See docs/loyalty.md for the rules, policies and key design.
 
 from ecrm.loyalty.account import Account
 from ecrm.loyalty.engine import Decision, Outcome, TierChange, decide
-from ecrm.loyalty.errors import InsufficientPoints, NotAMember, NotReady, TooManyLots
+from ecrm.loyalty.errors import InconsistentAccount, InsufficientPoints, NotAMember, NotReady, TooManyLots
 from ecrm.loyalty.events import (
     Adjust,
     Birthday,
@@ -49,6 +49,7 @@ __all__ = [
     "EarnOrder",
     "Event",
     "Expire",
+    "InconsistentAccount",
     "InsufficientPoints",
     "Join",
     "NotAMember",

@@ -11,13 +11,12 @@ a decision computed from items read back equals one computed from memory.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from ecrm.loyalty.errors import InsufficientPoints, NotAMember, NotReady, TooManyLots
+from ecrm.loyalty.errors import InconsistentAccount, InsufficientPoints, NotAMember, NotReady, TooManyLots
 from ecrm.loyalty.events import (
     Adjust,
     Birthday,
@@ -148,8 +147,22 @@ def decide(
     """
     if not isinstance(now, datetime) or now.tzinfo is None:
         raise ValidationFailed("must be a timezone-aware time", "now")
+    if state is not None and not isinstance(event, Join):  # a repeated Join needs no lots: it is a duplicate
+        _check_consistent(state, lots)
     work = _Work(program, customer_id, state, lots, to_ms(now), source_key(event))
     return _HANDLERS[type(event)](work, event)
+
+
+def _check_consistent(state: AccountState, lots: Mapping[str, Lot]) -> None:
+    """The balance's counters must match the lots passed in, or the read was incomplete."""
+    locked = sum(lot.remaining for lot in lots.values() if lot.state in LOCKED_STATES)
+    spendable = sum(lot.remaining for lot in lots.values() if lot.state == OPEN)
+    if locked != state.locked or spendable != max(state.available, 0):
+        raise InconsistentAccount(
+            f"customer {state.customer_id}: lots hold {spendable} available / {locked} locked points, the "
+            f"balance says {state.available} / {state.locked}; read every LOT# item (paginate) and never "
+            "edit balance counters by hand (use an adjustment)"
+        )
 
 
 class _Work:
@@ -170,9 +183,9 @@ class _Work:
         self.today = now.date()
         self.source = source
         self.before_state = state
-        self.state: AccountState | None = copy.deepcopy(state)
+        self.state: AccountState | None = state.clone() if state is not None else None
         self.before_lots = dict(lots)
-        self.lots: dict[str, Lot] = {k: copy.deepcopy(v) for k, v in lots.items()}
+        self.lots: dict[str, Lot] = {k: v.clone() for k, v in lots.items()}
         self.tier_change: TierChange | None = None
         self.reward: Reward | None = None
         self.shortfall = 0
@@ -280,18 +293,20 @@ class _Work:
     # -- tiers --
 
     def review_tier(self, trigger_lot: str | None) -> None:
+        """Apply the tier rule (`rules.evaluate_tier`); an upgrade caused by an order remembers it."""
         state = self.member()
-        rolling = rolling_spend(state.spend, self.today, self.program.tier_window_months)
-        decision = evaluate_tier(self.program, state.tier, state.tier_review_on, rolling, self.today)
+        decision = evaluate_tier(self.program, state.tier, state.tier_since.date(), state.spend, self.today)
         if decision.tier != state.tier:
             old_rank = self.program.tier_rank(state.tier)
             new_rank = self.program.tier_rank(decision.tier)
             reason = "reset" if old_rank < 0 else ("upgrade" if new_rank > old_rank else "downgrade")
-            self.tier_change = TierChange(state.tier, decision.tier, reason)
-            upgraded_by_order = reason == "upgrade" and trigger_lot is not None
+            first = self.tier_change  # an undone upgrade in the same event: report the whole move
+            self.tier_change = TierChange(
+                first.old if first else state.tier, decision.tier, first.reason if first else reason
+            )
             state.tier_upgrade = (
-                TierUpgrade(trigger_lot, state.tier, state.tier_review_on)
-                if upgraded_by_order and trigger_lot
+                TierUpgrade(trigger_lot, state.tier, state.tier_since)
+                if reason == "upgrade" and trigger_lot is not None
                 else None
             )
             state.tier = decision.tier
@@ -316,12 +331,9 @@ class _Work:
         if new == state.tier:
             return
         self.tier_change = TierChange(state.tier, new, "upgrade_reversed")
-        if new == upgrade.from_tier:
-            state.tier_review_on = upgrade.from_review_on
-        if self.program.tier_rank(new) == 0:
-            state.tier_review_on = None
+        # Back to the previous tier as it was held before (same hold); a tier in between starts afresh.
+        state.tier_since = upgrade.from_since if new == upgrade.from_tier else self.now
         state.tier = new
-        state.tier_since = self.now
 
     # -- the diff --
 
@@ -577,6 +589,9 @@ def _reverse(work: _Work, event: Reverse) -> Decision:
     if spend_back and lot.spend_month in state.spend:
         state.spend[lot.spend_month] = max(state.spend[lot.spend_month] - spend_back, 0)
     work.undo_upgrade_if_caused_by(lot)
+    # Less spend can bring the review date forward, even to today: apply the rule now rather than leave a
+    # review date a daily job has already passed.
+    work.review_tier(trigger_lot=None)
     return work.finish(
         REVERSE,
         {

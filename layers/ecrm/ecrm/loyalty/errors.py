@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ecrm.platform.errors import Conflict
+from ecrm.platform.errors import AppError, Conflict
 
 
 class NotAMember(Conflict):
@@ -36,3 +36,10 @@ class TooManyLots(Conflict):
     """
 
     title, type_slug = "Too many point lots for one transaction", "loyalty-too-many-lots"
+
+
+class InconsistentAccount(AppError):
+    """The lots read do not add up to the balance item (an incomplete Query page, or counters edited by hand
+    in the console). Nothing is written: deciding on such a read would make the ledger lie."""
+
+    status, title, type_slug = 500, "Loyalty account inconsistent", "loyalty-inconsistent"

@@ -127,7 +127,7 @@ def plan_from_decision(
     items: list[dict[str, Any]] = []
     roles: list[str] = []
     if decision.ledger is not None:
-        items.append(_put(table_name, ledger_item(customer_id, decision.ledger), ""))
+        items.append(_put(table_name, ledger_item(customer_id, decision.ledger), NOT_EXISTS))
         roles.append(LEDGER)
     items.append(_balance_write(table_name, decision))
     roles.append(BALANCE)

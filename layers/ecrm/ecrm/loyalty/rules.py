@@ -394,39 +394,65 @@ def add_months(moment: datetime, months: int) -> datetime:
     return moment.replace(year=year, month=month, day=min(moment.day, last_day))
 
 
+def lapse_date(spend: Mapping[str, int], today: date, months: int, threshold: int) -> date:
+    """The first day, from today on, on which the rolling spend is below `threshold` if nothing more is
+    bought: today, or the first day of the month in which enough old spend has left the window."""
+    if rolling_spend(spend, today, months) < threshold:
+        return today
+    day = today
+    for _ in range(months + 1):
+        day = date(day.year + (day.month == 12), day.month % 12 + 1, 1)
+        if rolling_spend(spend, day, months) < threshold:
+            return day
+    return day  # not reached: after `months` months every bucket has left the window
+
+
+def tier_review_date(
+    rules: Program, tier: str, since: date, spend: Mapping[str, int], today: date
+) -> date | None:
+    """The first day the member could lose `tier`: max(since + hold, the spend's lapse date). None for the
+    base tier, which is never reviewed."""
+    level = rules.find_tier(tier)
+    if level is None or rules.tier_rank(tier) == 0:
+        return None
+    held = add_months(datetime(since.year, since.month, since.day), rules.tier_hold_months).date()
+    return max(held, lapse_date(spend, today, rules.tier_window_months, level.min_spend_minor))
+
+
 @dataclass(frozen=True, slots=True)
 class TierDecision:
-    """Result of a tier evaluation: the tier to hold and until when it is secured (None for the base tier)."""
+    """Result of a tier evaluation: the tier, since when it is held, and its review date (None for base)."""
 
     tier: str
+    since: date
     review_on: date | None
 
 
 def evaluate_tier(
-    rules: Program, current: str | None, review_on: date | None, rolling: int, today: date
+    rules: Program, current: str | None, since: date, spend: Mapping[str, int], today: date
 ) -> TierDecision:
-    """The downgrade rule, run on each earning and by the scheduled review.
+    """The tier rule, run on each earning and by the scheduled review (and cheap enough to run anywhere).
 
-    - upgrade immediately when rolling spend reaches a higher tier; the new tier is secured for
-      `tier_hold_months` (review date = today + hold);
-    - still qualifying for the current tier: the security is extended to today + hold;
-    - below the current tier's threshold: nothing happens before the review date; on or after it, the
-      member moves to the tier the rolling spend reaches (possibly several levels down), secured anew;
-    - a tier code the program no longer has is replaced at once by the tier the spend reaches.
-    The base tier is never reviewed (`review_on` None).
+    The tier is the highest one the rolling spend reaches, with two softeners:
+    - upgrades are immediate (the earning that crosses a threshold);
+    - a tier moved into is held for at least `tier_hold_months` from that day, even if spend falls.
+    So a member is moved down only on or after `tier_review_on` = max(since + hold, the first day the rolling
+    spend falls below the tier's threshold with nothing more bought), to the tier the spend then reaches
+    (possibly several levels down; that tier is then held anew). A tier code the program no longer has is
+    replaced at once by the tier the spend reaches.
     """
+    rolling = rolling_spend(spend, today, rules.tier_window_months)
     target = rules.tier_for_spend(rolling)
-    target_rank = rules.tier_rank(target.code)
     rank = rules.tier_rank(current)
-    hold_until = add_months(datetime(today.year, today.month, today.day), rules.tier_hold_months).date()
-    secured = None if target_rank == 0 else hold_until
+    target_rank = rules.tier_rank(target.code)
+    tier, held_since = str(current), since
     if rank < 0 or target_rank > rank:
-        return TierDecision(target.code, secured)
-    if target_rank == rank:
-        return TierDecision(target.code, max(review_on, hold_until) if review_on and secured else secured)
-    if review_on is not None and today < review_on:
-        return TierDecision(str(current), review_on)
-    return TierDecision(target.code, secured)
+        tier, held_since = target.code, today
+    elif target_rank < rank:
+        review = tier_review_date(rules, tier, since, spend, today)
+        if review is None or today >= review:
+            tier, held_since = target.code, today
+    return TierDecision(tier, held_since, tier_review_date(rules, tier, held_since, spend, today))
 
 
 # --- parsing the stored program ------------------------------------------------------------------------

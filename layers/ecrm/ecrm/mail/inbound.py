@@ -17,11 +17,11 @@ from html.parser import HTMLParser
 
 __all__ = [
     "InboundMessage",
-    "parse_inbound",
-    "html_to_text",
-    "strip_quoted",
     "decode_bytes",
+    "html_to_text",
     "is_valid_address",
+    "parse_inbound",
+    "strip_quoted",
 ]
 
 # Bigger than any real customer question; keeps regexes and the matcher bounded on hostile input.
@@ -84,8 +84,19 @@ class InboundMessage:
         return name.lower() in self.headers
 
     @property
+    def is_reply(self) -> bool:
+        """True for a reply or forward (In-Reply-To set, or a Re:/Fwd:-style subject prefix)."""
+        return self.in_reply_to is not None or strip_subject_prefixes(self.subject) != self.subject.strip()
+
+    @property
     def analysis_text(self) -> str:
-        """Subject (without Re:/Fwd: prefixes) plus the stripped body: what intent/FAQ look at."""
+        """What intent/FAQ look at: subject (without Re:/Fwd:) plus the stripped body.
+
+        In a reply the subject is inherited from our earlier mail ("Re: Your order ORD-... has
+        shipped"), not written by the customer, so only the body counts when there is one.
+        """
+        if self.is_reply and self.body.strip():
+            return self.body
         subject = strip_subject_prefixes(self.subject)
         return f"{subject}\n{self.body}".strip() if subject else self.body
 

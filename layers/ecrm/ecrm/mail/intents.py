@@ -21,13 +21,13 @@ from ecrm.mail.language import detect_language
 from ecrm.mail.loops import LoopDecision, may_auto_reply
 
 __all__ = [
+    "KINDS",
     "Intent",
     "ReplyDecision",
     "classify",
     "decide_reply",
     "extract_order_ids",
     "normalize_order_id",
-    "KINDS",
 ]
 
 KINDS = ("order_status", "points", "faq", "ack")
@@ -81,18 +81,33 @@ def extract_order_ids(text: str) -> tuple[str, ...]:
     return tuple(found)
 
 
-def _keyword_re(words: Iterable[str]) -> re.Pattern[str]:
-    # Latin keywords need word boundaries ("track" must not match "racetrack"); Thai/Chinese/Persian
-    # keywords are matched as substrings because those scripts do not separate words reliably.
-    parts = []
-    for word in sorted(words, key=len, reverse=True):
-        escaped = re.escape(word).replace(r"\ ", r"\s+")
-        parts.append(rf"\b{escaped}\b" if word[0].isascii() else escaped)
-    return re.compile("|".join(parts), re.IGNORECASE)
+_LATIN_TOKEN_RE = re.compile(r"[a-z0-9']+")
+
+
+class _Keywords:
+    """Keyword/phrase detector without a big regex (compiling one costs milliseconds at cold start).
+
+    Latin phrases match whole words ("track" does not match "racetrack"); Thai, Chinese and Persian
+    keywords match as substrings because those scripts do not separate words reliably.
+    """
+
+    __slots__ = ("_latin", "_other")
+
+    def __init__(self, words: Iterable[str]) -> None:
+        self._latin = tuple(f" {w.lower()} " for w in words if w.isascii())
+        self._other = tuple(w for w in words if not w.isascii())
+
+    def search(self, text: str) -> bool:
+        """True if any keyword occurs in `text`."""
+        folded = unicodedata.normalize("NFKC", text).casefold().replace("\u2019", "'")
+        if any(word in folded for word in self._other):
+            return True
+        joined = " " + " ".join(_LATIN_TOKEN_RE.findall(folded)) + " "
+        return any(phrase in joined for phrase in self._latin)
 
 
 # "Where is it / when does it come": asks for the status of an order.
-_STATUS_RE = _keyword_re(
+_STATUS = _Keywords(
     [
         "where is my order", "where's my order", "where is my package", "where is my parcel", "order status",
         "status of my order", "status of order", "track", "tracking", "not arrived", "hasn't arrived",
@@ -103,51 +118,64 @@ _STATUS_RE = _keyword_re(
         "เมื่อไหร่จะ", "เมื่อไรจะ", "ส่งหรือยัง", "ส่งของหรือยัง", "จัดส่งหรือยัง",
         "وضعیت", "پیگیری", "کجاست", "نرسیده", "دریافت نکرده", "کی میرسد", "کی می‌رسد", "کی میرسه", "ارسال شده",
         "ارسال نشده", "رهگیری",
-        "订单状态", "訂單狀態", "物流", "快递", "快遞", "到哪", "在哪", "什么时候到", "什麼時候到", "还没收到",
-        "還沒收到", "没收到", "沒收到", "发货了吗", "發貨了嗎", "发货没", "跟踪", "追踪", "查询订单",
+        "订单状态", "訂單狀態", "物流", "快递", "快遞", "到哪", "在哪", "什么时候到", "什麼時候到",
+        "还没收到", "還沒收到", "没收到", "沒收到", "发货了吗", "發貨了嗎", "发货没",
+        "跟踪", "追踪", "查询订单",
     ]
 )
-_POINTS_TERM_RE = _keyword_re(
+_POINTS_TERM = _Keywords(
     ["point", "points", "reward points", "loyalty points", "balance",
      "คะแนน", "แต้ม", "พอยท์", "พอยต์", "امتیاز", "پوینت", "积分", "積分", "点数", "點數"]
 )
 # Personal cues: the customer asks about *their* points, which only their account can answer.
-_POINTS_PERSONAL_RE = _keyword_re(
+_POINTS_PERSONAL = _Keywords(
     [
         "how many points do i", "how many points have i", "my points", "my balance", "points balance",
         "balance", "points do i have", "points left", "my tier", "my status", "my rewards", "my account",
         "do i have",
         "ของฉัน", "ของผม", "ของหนู", "ของดิฉัน", "เหลือ", "คงเหลือ", "ยอดคะแนน", "ยอดแต้ม", "มีกี่", "มีเท่าไหร่",
         "มีแต้มเท่าไหร่", "มีคะแนนเท่าไหร่", "เท่าไหร่แล้ว",
-        "امتیاز من", "امتیازم", "امتیازهایم", "امتیازهام", "موجودی", "مانده", "باقی", "چند امتیاز دارم", "دارم",
-        "我的积分", "我的積分", "余额", "餘額", "剩多少", "还有多少", "還有多少", "有多少积分", "有多少積分", "现在有多少",
+        "امتیاز من", "امتیازم", "امتیازهایم", "امتیازهام", "موجودی", "مانده", "باقی", "چند امتیاز دارم",
+        "دارم",
+        "我的积分", "我的積分", "余额", "餘額", "剩多少", "还有多少", "還有多少", "有多少积分", "有多少積分",
+        "现在有多少",
     ]
 )
 
 
 def classify(
-    msg_text: str, lang: str, faq_index: FaqIndex | None, form_order_id: str | None = None
+    msg_text: str,
+    lang: str,
+    faq_index: FaqIndex | None,
+    form_order_id: str | None = None,
+    *,
+    context_order_ids: Iterable[str] = (),
 ) -> Intent:
     """Classify the customer's request; `msg_text` is the subject + body with quotes stripped.
 
     `form_order_id` comes from the contact form and is only used if it is a well-formed order id
-    (it is customer input like the rest). The FAQ is matched in `lang` when an index is given.
+    (it is customer input like the rest). `context_order_ids` are ids seen around the message but
+    not written by the customer (the inherited subject of a reply): they are used only when the
+    text asks about an order's status ("it still hasn't arrived") without naming one.
+    The FAQ is matched in `lang` when an index is given.
     """
     text = msg_text or ""
     order_ids = list(extract_order_ids(text))
     form_id = normalize_order_id(form_order_id)
     if form_id and form_id not in order_ids:
         order_ids.insert(0, form_id)
+    asks_status = _STATUS.search(text)
+    if not order_ids and asks_status:
+        order_ids = [i for i in (normalize_order_id(c) for c in context_order_ids) if i]
     order_ids = order_ids[:MAX_ORDER_IDS]
 
     faq_match = faq_index.best_match(text, lang) if faq_index is not None and text.strip() else None
-    asks_status = bool(_STATUS_RE.search(text))
 
     if order_ids:
         if faq_match is not None and not asks_status:
             return Intent("faq", tuple(order_ids), faq_match)
         return Intent("order_status", tuple(order_ids), faq_match)
-    if _POINTS_TERM_RE.search(text) and _POINTS_PERSONAL_RE.search(text):
+    if _POINTS_TERM.search(text) and _POINTS_PERSONAL.search(text):
         return Intent("points", (), faq_match)
     if faq_match is not None:
         return Intent("faq", (), faq_match)
@@ -187,5 +215,6 @@ def decide_reply(
     lang = detect_language(body if body.strip() else text)
     if not loop.allowed:
         return ReplyDecision(False, None, loop.reason, lang, None, loop)
-    intent = classify(text, lang, faq_index, form_order_id)
+    context = extract_order_ids(getattr(msg, "subject", "") or "") if getattr(msg, "is_reply", False) else ()
+    intent = classify(text, lang, faq_index, form_order_id, context_order_ids=context)
     return ReplyDecision(True, intent.kind, "ok", lang, intent, loop)

@@ -13,9 +13,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING
 
-__all__ = ["LoopDecision", "may_auto_reply", "REASONS", "is_out_of_office_subject"]
+__all__ = ["REASONS", "LoopDecision", "is_out_of_office_subject", "may_auto_reply"]
 
 # Machine reason codes, stable: they go into logs and metrics dimensions.
 REASONS = {
@@ -37,18 +37,21 @@ REASONS = {
 }
 
 
-class _MessageLike(Protocol):
-    sender: str
-    reply_to: str | None
-    subject: str
-    return_path: str | None
-    content_type: str
-    report_type: str | None
-    problems: tuple[str, ...]
+if TYPE_CHECKING:  # the Protocol is for type checkers only: creating it costs import time
+    from typing import Protocol
 
-    def header(self, name: str) -> str | None: ...
+    class _MessageLike(Protocol):
+        sender: str
+        reply_to: str | None
+        subject: str
+        return_path: str | None
+        content_type: str
+        report_type: str | None
+        problems: tuple[str, ...]
 
-    def has_header(self, name: str) -> bool: ...
+        def header(self, name: str) -> str | None: ...
+
+        def has_header(self, name: str) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -79,9 +82,11 @@ _SUPPRESS_BLOCK = {"all", "autoreply", "oof"}
 _OOO_SUBJECT_RE = re.compile(
     r"^\s*(?:"
     r"out of (?:the )?office|ooo\b|automatic reply|auto[- ]?reply|autoreply|auto[- ]?response|autoresponse"
-    r"|away from (?:the )?office|on vacation|vacation (?:reply|notice|message)|i am (?:currently )?out of (?:the )?office"
+    r"|away from (?:the )?office|on vacation|vacation (?:reply|notice|message)"
+    r"|i am (?:currently )?out of (?:the )?office"
     r"|abwesenheitsnotiz|automatische antwort|r[ée]ponse automatique|absence du bureau"
-    r"|respuesta autom[áa]tica|fuera de la oficina|risposta automatica|fuori sede|afwezig|automatisch antwoord"
+    r"|respuesta autom[áa]tica|fuera de la oficina|risposta automatica|fuori sede|afwezig"
+    r"|automatisch antwoord"
     r"|ตอบกลับอัตโนมัติ|การตอบกลับอัตโนมัติ|ไม่อยู่ที่สำนักงาน|ไม่อยู่ออฟฟิศ|ไม่อยู่ในสำนักงาน"
     r"|پاسخ خودکار|پاسخ\u200cخودکار|خارج از دفتر|خارج از محل کار|در مرخصی"
     r"|自动回复|自動回覆|自動回复|自动答复|自動答覆|外出|不在办公室|不在辦公室|休假"

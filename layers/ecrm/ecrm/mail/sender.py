@@ -50,13 +50,27 @@ def deliver(email: OutboundEmail) -> dict[str, Any]:
     if email.kind == "marketing" and not marketing_allowed(email.customer_id):
         count("EmailSuppressed")
         return {"sent": False, "reason": "no-marketing-consent"}
-    return once(
+    if email.kind == "marketing":
+        from ecrm.mail.unsubscribe import opted_out
+
+        if opted_out(email.to):
+            count("EmailSuppressed")
+            return {"sent": False, "reason": "unsubscribed"}
+    result = once(
         "email",
         email.dedupe_key,
         {"to": email.to, "dedupe": email.dedupe_key},
         lambda: _send(email),
         expires_after_s=SENT_RETENTION_S,
     )
+    case_ref = (email.data or {}).get("case_ref") if email.raw else None
+    if case_ref and result.get("message_id"):
+        # SES replaces our Message-ID; the customer's answer quotes SES's, so map it to the case.
+        from ecrm.mail.cases import record_sent_message_id
+        from ecrm.platform import clock
+
+        record_sent_message_id(str(case_ref), str(result["message_id"]), clock.epoch(clock.now()))
+    return result
 
 
 def _send(email: OutboundEmail) -> dict[str, Any]:
@@ -100,7 +114,7 @@ def compose_raw(source: str, email: OutboundEmail) -> bytes:
     msg["To"] = email.to
     msg["Subject"] = raw["subject"]
     msg["Date"] = formatdate(usegmt=True)
-    msg["Message-ID"] = make_msgid(domain=source.split("@")[1])
+    msg["Message-ID"] = _message_id(email, source.split("@")[1])
     allowed = {
         "in-reply-to",
         "references",
@@ -114,7 +128,30 @@ def compose_raw(source: str, email: OutboundEmail) -> bytes:
     for name, value in (raw.get("headers") or {}).items():
         if name.lower() in allowed and value:
             msg[name] = value
+    if email.kind == "marketing":
+        # RFC 2369 + RFC 8058 one-click unsubscribe (Gmail and Yahoo require it for bulk senders).
+        from ecrm.mail.unsubscribe import make_token, unsubscribe_url
+
+        mailto = f"mailto:{env('SUPPORT_ADDRESS')}?subject=unsubscribe%20{make_token(email.to)}"
+        del msg["List-Unsubscribe"], msg["List-Unsubscribe-Post"]
+        msg["List-Unsubscribe"] = f"<{unsubscribe_url(email.to)}>, <{mailto}>"
+        msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     msg.set_content(raw["text"])
     if raw.get("html"):
         msg.add_alternative(raw["html"], subtype="html")
     return msg.as_bytes(policy=SMTP)
+
+
+def _message_id(email: OutboundEmail, domain: str) -> str:
+    """A case reply's Message-ID carries its case (threads even where SES's id is not mapped yet)."""
+    case_ref = (email.data or {}).get("case_ref") if email.raw else None
+    if case_ref:
+        import uuid
+
+        from ecrm.mail.threading import make_message_id
+
+        try:
+            return make_message_id(str(case_ref), uuid.uuid4().hex, domain)
+        except ValueError:
+            pass
+    return make_msgid(domain=domain)

@@ -20,15 +20,15 @@ from dataclasses import dataclass
 
 __all__ = [
     "CaseLookup",
-    "case_tag",
-    "case_ref_from_subject",
-    "with_case_tag",
-    "normalize_case_ref",
-    "make_message_id",
-    "case_ref_from_message_id",
-    "ses_message_id",
     "candidate_message_ids",
+    "case_ref_from_message_id",
+    "case_ref_from_subject",
+    "case_tag",
     "find_case_ref",
+    "make_message_id",
+    "normalize_case_ref",
+    "ses_message_id",
+    "with_case_tag",
 ]
 
 _CASE_REF_RE = re.compile(r"^C-[0-9A-Z]{4,32}$")
