@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from ecrm.catalog.model import ProductModel
-from ecrm.catalog.selection import encode_selection
+from ecrm.catalog.selection import read_selection
 
 
 class PriceLine(NamedTuple):
@@ -45,13 +45,15 @@ class PriceBreakdown:
 
 
 def price_selection(model: ProductModel, selection: Mapping[str, Any]) -> PriceBreakdown:
-    """Price a normalised selection: base + one line per chosen option/value, in model order.
+    """Price a selection (validated and normalised first): base + one line per chosen option/value, in
+    model order.
 
     Exact ints. A conditional price replaces the option's own price when all its conditions are chosen;
     when several apply the first in document order wins. Pick order never matters: the price is a function
     of the set of chosen bits.
     """
-    return price_bits(model, selection, encode_selection(model, selection))
+    sel, bits = read_selection(model, selection)
+    return price_bits(model, sel, bits)
 
 
 def price_bits(model: ProductModel, sel: Mapping[str, Any], chosen: int) -> PriceBreakdown:
