@@ -294,3 +294,115 @@ def list_cases() -> dict[str, Any]:
     if query_str("unanswered") not in {"1", "true"}:
         raise ValidationFailed("only the unanswered list is served: pass unanswered=1", field="unanswered")
     return cases.list_unanswered(query_int("limit", 20), query_str("cursor"))
+
+
+# ------------------------------------------------------------------ product configurator
+@route("/products", methods=["GET"])
+def list_products() -> dict[str, Any]:
+    """The catalogue of configurable products on sale."""
+    from ecrm.catalog import service as catalog
+
+    return catalog.list_products(query_int("limit", 50))
+
+
+@route("/products/{product_id}", methods=["GET"])
+def get_product(product_id: str) -> dict[str, Any]:
+    """A product model as a storefront renders it (current version)."""
+    from ecrm.catalog import service as catalog
+
+    return catalog.get_product(product_id)
+
+
+@route("/products/{product_id}/configurations/validate", methods=["POST"])
+def validate_configuration(product_id: str) -> dict[str, Any]:
+    """Validate, price and explain a partial or full selection (every storefront click)."""
+    from ecrm.catalog import service as catalog
+
+    return catalog.validate(product_id, body())
+
+
+@route("/products/{product_id}/configurations", methods=["POST"])
+def save_configuration(product_id: str) -> Response:
+    """Save a valid configuration: 201 the first time, 200 with the same id afterwards."""
+    from ecrm.catalog import service as catalog
+
+    result, is_new = catalog.save_configuration(product_id, body(), correlation_id())
+    response = created(result, result["url"])
+    response.status_code = 201 if is_new else 200
+    return response
+
+
+@route("/configurations/{configuration_id}", methods=["GET"])
+def get_configuration(configuration_id: str) -> dict[str, Any]:
+    """A shared configuration, re-priced on the version it was saved on."""
+    from ecrm.catalog import service as catalog
+
+    return catalog.get_configuration(configuration_id)
+
+
+@route("/admin/products/{product_id}", methods=["PUT"])
+def put_product(product_id: str) -> dict[str, Any]:
+    """Staff publish a new version of a product model (IAM-authorised)."""
+    from ecrm.catalog import service as catalog
+
+    return catalog.put_product(product_id, body(), admin_actor())
+
+
+@route("/admin/products/{product_id}/versions/{version}/retire", methods=["POST"])
+def retire_product_version(product_id: str, version: str) -> dict[str, Any]:
+    """Staff retire a product version (IAM-authorised)."""
+    from ecrm.catalog import service as catalog
+
+    return catalog.retire_version(product_id, version, admin_actor())
+
+
+# ------------------------------------------------------------------ membership and loyalty
+@route("/members", methods=["POST"])
+def join_program() -> Response:
+    """The signed-in customer joins the loyalty program (once; welcome bonus; consent recorded)."""
+    from ecrm.loyalty import members
+
+    raw = app.current_request.raw_body
+    return created(members.join(customer(), body() if raw else None), "/me")
+
+
+@route("/me", methods=["GET"])
+def get_me() -> dict[str, Any]:
+    """Profile, tier, balance, locked and expiring points, progress to the next tier."""
+    from ecrm.loyalty import members
+
+    return members.me(customer())
+
+
+@route("/me", methods=["PATCH"])
+def patch_me() -> dict[str, Any]:
+    """Change name, marketing consent or birthday."""
+    from ecrm.loyalty import members
+
+    return members.patch_me(customer(), body())
+
+
+@route("/me/points", methods=["GET"])
+def my_points() -> dict[str, Any]:
+    """The points ledger, newest first, paged."""
+    from ecrm.loyalty import members
+
+    return members.points(customer(), query_int("limit", 20), query_str("cursor"))
+
+
+@route("/me/redemptions", methods=["POST"])
+def redeem_points() -> Response:
+    """Spend points on a reward (a discount code); Idempotency-Key makes a retry spend once."""
+    from ecrm.loyalty import members
+
+    result = members.redeem(customer(), body(), app.current_request.headers.get("idempotency-key"))
+    return created(result, f"/me/redemptions/{result['redemption_id']}")
+
+
+@route("/admin/members/{member_id}/adjustments", methods=["POST"])
+def adjust_points(member_id: str) -> Response:
+    """Staff add or deduct points with a reason (IAM-authorised); visible in the member's ledger."""
+    from ecrm.loyalty import members
+
+    result = members.adjust(member_id, body(), admin_actor())
+    return created(result, f"/admin/members/{member_id}/adjustments/{result['adjustment_id']}")

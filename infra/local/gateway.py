@@ -196,6 +196,7 @@ def bind(host: str = "127.0.0.1", port: int = 8000) -> ThreadingHTTPServer:
 
     class Server(ThreadingHTTPServer):
         daemon_threads = True
+        request_queue_size = 128  # listen backlog: bursts of concurrent clients (load tests) are not reset
 
         def handle_error(self, request: Any, client_address: Any) -> None:
             # A client that hung up (or Ctrl-C while a response was being written) is not an error of ours.

@@ -52,9 +52,8 @@ def receipt_rule(stack: Stack) -> dict[str, Any]:
                 "prefix": s3.get("ObjectKeyPrefix", ""),
                 "function": function,
                 "invocation_type": lam["LambdaAction"].get("InvocationType", "Event"),
-                "rule_set": rule.get("RuleSetName") or _resolver(stack).resolve(
-                    res["Properties"].get("RuleSetName")
-                ),
+                "rule_set": rule.get("RuleSetName")
+                or _resolver(stack).resolve(res["Properties"].get("RuleSetName")),
             }
     raise LookupError("template.yaml has no SES receipt rule with an S3 action and a Lambda action")
 
@@ -63,7 +62,9 @@ def _addresses(values: list[str]) -> list[str]:
     return [addr for _, addr in getaddresses(values) if addr]
 
 
-def ses_event(stack: Stack, raw: bytes, message_id: str, verdicts: dict[str, str] | None = None) -> dict[str, Any]:
+def ses_event(
+    stack: Stack, raw: bytes, message_id: str, verdicts: dict[str, str] | None = None
+) -> dict[str, Any]:
     """The event SES gives a Lambda action (https://docs.aws.amazon.com/ses/latest/dg/receiving-email-action-lambda-event.html)."""
     rule = receipt_rule(stack)
     parsed = message_from_bytes(raw, policy=compat32)
@@ -71,7 +72,9 @@ def ses_event(stack: Stack, raw: bytes, message_id: str, verdicts: dict[str, str
     from_ = _addresses([str(v) for v in parsed.get_all("From", [])])
     to = _addresses([str(v) for v in parsed.get_all("To", [])])
     return_path = _addresses([str(parsed.get("Return-Path", ""))])
-    destination = [a for a in to if a.lower() in {r.lower() for r in rule["recipients"]}] or rule["recipients"]
+    destination = [a for a in to if a.lower() in {r.lower() for r in rule["recipients"]}] or rule[
+        "recipients"
+    ]
     now = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
     v = {"spam": "PASS", "virus": "PASS", "spf": "PASS", "dkim": "PASS", "dmarc": "PASS", **(verdicts or {})}
     fn_name = f"ecrm-local-{rule['function']}"
@@ -206,12 +209,17 @@ def invoke_async(stack: Stack, function: str, event: dict[str, Any]) -> dict[str
                 "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()),
                 "requestContext": {
                     "requestId": str(uuid.uuid4()),
-                    "functionArn": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:ecrm-local-{function}:$LATEST",
+                    "functionArn": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:ecrm-local-{function}"
+                    + ":$LATEST",
                     "condition": "RetriesExhausted",
                     "approximateInvokeCount": retries + 1,
                 },
                 "requestPayload": event,
-                "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
+                "responseContext": {
+                    "statusCode": 200,
+                    "executedVersion": "$LATEST",
+                    "functionError": "Unhandled",
+                },
                 "responsePayload": {
                     "errorMessage": str(error)[:1000],
                     "errorType": type(error).__name__,

@@ -206,7 +206,7 @@ class Graph:
                     if not chain:
                         continue
                     head = chain[0]
-                    if head in info.defs and len(chain) == 1:
+                    if head in info.defs:  # a function, or a class (all its methods) of this module
                         yield (module, head)
                     elif head in info.imports:
                         # Longest resolvable prefix: ecrm.orders.service.tracking_url, service.tracking_url...

@@ -201,6 +201,28 @@ def event_sources(fn: Function) -> list[tuple[str, str, dict[str, Any]]]:
     return [("ConstantInput" if k == "EventBridge" and "Input" in p else k, w, p) for k, w, p in found]
 
 
+# ------------------------------------------------------------------ code
+SENDER_MODULE = "ecrm.mail.sender"
+SENDER_ENTRY_POINTS = ("deliver", "_send")  # where templated and raw mail leave through SES
+
+
+@cache
+def graph(fn: Function) -> Any:
+    """The static reference graph of a function's entry point (see codegraph.py)."""
+    from . import codegraph
+
+    assert fn.module_path.is_file(), f"{fn.logical_id}: handler module {rel(fn.module_path)} does not exist"
+    return codegraph.graph_for(fn.module_path, f"entry_{fn.logical_id}")
+
+
+def sends_mail(fn: Function) -> bool:
+    """The function's app.py imports the sender, or its code can reach the sender's send path (importing
+    the module for a helper such as `suppression_reason` does not count)."""
+    entry = graph(fn).infos[f"entry_{fn.logical_id}"]
+    direct = any(t == SENDER_MODULE or t.startswith(SENDER_MODULE + ".") for t in entry.imports.values())
+    return direct or any((SENDER_MODULE, s) in graph(fn).reached for s in SENDER_ENTRY_POINTS)
+
+
 # ------------------------------------------------------------------ Chalice
 @dataclass(frozen=True)
 class Route:

@@ -340,6 +340,50 @@ def test_function_sample_content(path: Path) -> None:
                     from ecrm.events import router
 
                     router.change_from_record(record)
+        elif kind == "SNS":
+            for record in doc["Records"]:
+                topic = record["Sns"]["TopicArn"].split(":")[5]
+                topics = _source_resources(fn, kind)
+                assert any(_physical_matches(t, topic) for t in topics), f"{topic} is not one of {topics}"
+                assert record["EventSubscriptionArn"].startswith(record["Sns"]["TopicArn"] + ":")
+                for t in topics:
+                    ses_types = _ses_event_types(t)
+                    if ses_types and _physical_matches(t, topic):  # SES event publishing feeds this topic
+                        message = json.loads(record["Sns"]["Message"])
+                        assert str(message.get("eventType", "")).lower() in ses_types, (
+                            f"eventType {message.get('eventType')} is not one SES sends here ({ses_types})"
+                        )
+                        assert message.get("mail", {}).get("messageId"), (
+                            "SES notifications carry mail.messageId"
+                        )
+        elif kind == "SES":
+            rules = [(where, props) for k, where, props in sources(fn) if k == "SES"]
+            for record in doc["Records"]:
+                receipt = record["ses"]["receipt"]
+                assert receipt["action"]["type"] == "Lambda", (
+                    "a receipt rule's Lambda action invokes the function"
+                )
+                assert f"-{fn.logical_id}-" in receipt["action"]["functionArn"], (
+                    f"functionArn {receipt['action']['functionArn']} is not {fn.logical_id}"
+                )
+                allowed = set()
+                for where, _ in rules:
+                    rule = (resources()[where].get("Properties") or {}).get("Rule") or {}
+                    allowed |= {str(resolver().resolve(r)).lower() for r in rule.get("Recipients") or []}
+                if allowed:
+                    assert {r.lower() for r in receipt["recipients"]} <= allowed, (
+                        f"recipients {receipt['recipients']} are not the rule's {sorted(allowed)}"
+                    )
+
+
+def _ses_event_types(topic: str) -> set[str]:
+    """Event types an SES configuration set publishes to `topic` (empty if SES does not publish there)."""
+    found: set[str] = set()
+    for res in resources("AWS::SES::ConfigurationSetEventDestination").values():
+        dest = ((res.get("Properties") or {}).get("EventDestination")) or {}
+        if referenced((dest.get("SnsDestination") or {}).get("TopicARN")) == topic:
+            found |= {str(t).lower() for t in dest.get("MatchingEventTypes") or []}
+    return found
 
 
 def _check_order_item(item: dict[str, Any]) -> None:

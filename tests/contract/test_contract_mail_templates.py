@@ -12,24 +12,28 @@ from typing import Any
 
 import pytest
 
-from . import codegraph
-from .support import EVENTS, ROOT, Function, functions, load_event, resolver, resources
+from .support import (
+    EVENTS,
+    ROOT,
+    SENDER_MODULE,
+    Function,
+    functions,
+    load_event,
+    resolver,
+    resources,
+    sends_mail,
+)
 
-SENDER_MODULE = "ecrm.mail.sender"
 _HANDLEBARS = re.compile(r"\{\{\{?~?\s*([#/^]?)\s*([^}]*?)\s*~?\}?\}\}")
 _BLOCK_HELPERS = {"if", "unless", "each", "with", "else"}
 
 
 def sending_functions() -> list[Function]:
-    """Functions whose code reaches the sender (they hold SES_TEMPLATE_PREFIX)."""
-    out = []
-    for fn in functions().values():
-        if (
-            fn.module_path.is_file()
-            and SENDER_MODULE in codegraph.graph_for(fn.module_path, f"tpl_{fn.logical_id}").modules()
-        ):
-            out.append(fn)
-    return sorted(out, key=lambda f: f.logical_id)
+    """Functions that send mail through the sender (they hold SES_TEMPLATE_PREFIX)."""
+    return sorted(
+        (f for f in functions().values() if f.module_path.is_file() and sends_mail(f)),
+        key=lambda f: f.logical_id,
+    )
 
 
 @cache

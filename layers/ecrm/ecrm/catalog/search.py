@@ -156,13 +156,16 @@ class Analysis:
         c = self.c
         chosen = self.chosen
         result: list[int] = []
+        # Valid configurations found while testing one group that contain the whole selection are
+        # witnesses for every other group too: patching them settles many later options without a search.
+        pool: list[int] = []
         for gi in range(len(c.groups)):
             gm = c.group_mask[gi]
             own = chosen & gm
             single_like = c.groups[gi].kind != "multi"  # a multi with max 1 still keeps its choice
             base = chosen & ~gm if single_like else chosen
             if self.witness is not None:
-                witnesses = [self.witness]
+                witnesses = [self.witness, *pool[-(MAX_WITNESSES - 1):]]
             elif single_like and own:
                 # The rest of the selection may be fine and only this group's choice the conflict.
                 w = self.solution(base)
@@ -186,6 +189,7 @@ class Analysis:
                     if self._supports(gi, bit, base, own, single_like, witnesses):
                         for b in part:
                             supported |= 1 << b
+            pool += [w for w in witnesses if w & chosen == chosen and w != self.witness and w not in pool]
             result.append(supported)
         return result
 

@@ -65,10 +65,17 @@ def change_from_record(record: dict[str, Any]) -> Change:
 
 def _routes() -> dict[str, list[Callable[[Change], Work]]]:
     # Item type -> the contexts that react to it. Each context keeps its decisions in its own module.
+    from ecrm.catalog import ordering
+    from ecrm.loyalty import stream as loyalty_stream
     from ecrm.mail import cases
     from ecrm.orders import notifications
 
-    return {"ORDER": [notifications.on_order_change], "CASE_REPLY": [cases.on_case_reply]}
+    return {
+        "ORDER": [notifications.on_order_change, loyalty_stream.on_order_change, ordering.on_order_change],
+        "CASE_REPLY": [cases.on_case_reply],
+        "CUSTOMER_PROFILE": [loyalty_stream.on_profile_change],
+        "LOYALTY": [loyalty_stream.on_balance_change],
+    }
 
 
 def route(change: Change) -> Work:

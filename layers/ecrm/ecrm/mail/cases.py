@@ -71,11 +71,25 @@ def already_processed(inbound_id: str) -> str | None:
     return str(item["case_ref"]) if item else None
 
 
+def suppressed(address: str) -> bool:
+    """True if the address is on the suppression list (hard bounce, complaint, manual; one GetItem).
+
+    The sender checks this too; checking before filing lets the case say why no reply went out."""
+    resp = aws.dynamodb().get_item(
+        TableName=table_name(), Key=ddb.key(f"SUPPRESS#{address.lower()}", "SUPPRESS")
+    )
+    return "Item" in resp
+
+
 def case_for_message_id(message_id: str) -> str | None:
     """The case a Message-ID belongs to (our replies' SES ids and the customer's own messages)."""
     from ecrm.mail.threading import ses_message_id
 
-    key = ses_message_id(message_id) or message_id
+    key = ses_message_id(message_id)
+    if key is None:
+        bare = message_id.strip().strip("<>")
+        local, _, domain = bare.rpartition("@")
+        key = local.lower() if domain.lower().endswith("amazonses.com") and local else message_id
     resp = aws.dynamodb().get_item(TableName=table_name(), Key=ddb.key(msgid_key(key), "MSGID"))
     item = ddb.from_item(resp.get("Item"))
     return str(item["case_ref"]) if item else None

@@ -84,7 +84,7 @@ def put_entry(faq_id: str, body: Any, actor: str) -> dict[str, Any]:
     }
     entry, problem = _validate(doc)
     if entry is None:
-        field = "faq_id" if "id" in (problem or "") else "body"
+        field = {"id": "faq_id", "tags": "tags"}.get((problem or "").split(" ")[0], "body")
         raise ValidationFailed(problem or "invalid FAQ entry", field=field)
     item = {
         "pk": f"FAQ#{entry.id}",

@@ -160,6 +160,8 @@ def _find_thread(
     if found is None:
         return None, ""
     case = cases.get_case(found.case_ref)
+    if case is None:
+        return None, ""  # a tag or id of a case that does not exist (typo, another shop's tag)
     if not _owned(case, sender, customer_id):
         count("CaseThreadRejected")
         return None, f"rejected:{found.via}"
@@ -223,12 +225,8 @@ def process(
         if kind == "ack":
             needs_human = True
 
-    if reply_ok:
-        from ecrm.mail.sender import suppression_reason
-
-        suppressed = suppression_reason(sender)
-        if suppressed:
-            reply_ok, reason, needs_human = False, "suppressed", True
+    if reply_ok and cases.suppressed(sender):
+        reply_ok, reason, needs_human = False, "suppressed", True
 
     is_new = case is None
     case_ref = case["case_ref"] if case else ids.new_id("C", 8)
@@ -267,7 +265,6 @@ def process(
             support = env("SUPPORT_ADDRESS", "")
             if support:
                 headers["Reply-To"] = support
-            headers["Content-Language"] = str(composed["lang"]) if composed["lang"] != "other" else "en"
             reply_item = {
                 "pk": cases.case_pk(case_ref),
                 "sk": f"{msg_sk}#2-out",

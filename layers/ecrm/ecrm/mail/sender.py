@@ -139,7 +139,9 @@ def compose_raw(source: str, email: OutboundEmail) -> bytes:
     msg.set_content(raw["text"])
     if raw.get("html"):
         msg.add_alternative(raw["html"], subtype="html")
-    return msg.as_bytes(policy=SMTP)
+    # Marketing headers carry long signed URLs; folding at 78 would RFC 2047-encode them (mail clients then
+    # cannot use the link). RFC 5322 allows 998 characters per line.
+    return msg.as_bytes(policy=SMTP.clone(max_line_length=998) if email.kind == "marketing" else SMTP)
 
 
 def _message_id(email: OutboundEmail, domain: str) -> str:
