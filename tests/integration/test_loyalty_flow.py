@@ -41,17 +41,25 @@ def test_join_earn_unlock_redeem_return_expire(api: Api, system: LocalSystem) ->
         assert "UNLOCK" in m.ledger_kinds()
 
         # Not enough for a 500-point reward yet: a clear 409, nothing spent.
-        short = m.call("POST", "/me/redemptions", json={"reward_id": "EUR5"}, headers={"Idempotency-Key": "j-1"})
+        short = m.call(
+            "POST", "/me/redemptions", json={"reward_id": "EUR5"}, headers={"Idempotency-Key": "j-1"}
+        )
         assert short.status_code == 409 and short.json()["available"] == 172
         assert adjust(api, m.customer_id, 400, "Late parcel, case CASE-1").status_code == 201
-        redeemed = m.call("POST", "/me/redemptions", json={"reward_id": "EUR5"}, headers={"Idempotency-Key": "j-2"})
+        redeemed = m.call(
+            "POST", "/me/redemptions", json={"reward_id": "EUR5"}, headers={"Idempotency-Key": "j-2"}
+        )
         assert redeemed.status_code == 201, redeemed.text
         assert redeemed.json()["code"].startswith("LOY-") and redeemed.json()["points"] == 500
         m.wait_points(available=72, timeout=5)
 
         # A late return (after the window) claws back exactly the returned line from available points.
-        ret = api.call("POST", f"/admin/orders/{oid}/returns", admin=True,
-                       json={"return_id": "RJ1", "lines": [{"sku": "TEE-ORG-M", "quantity": 1}]})
+        ret = api.call(
+            "POST",
+            f"/admin/orders/{oid}/returns",
+            admin=True,
+            json={"return_id": "RJ1", "lines": [{"sku": "TEE-ORG-M", "quantity": 1}]},
+        )
         assert ret.status_code == 200, ret.text
         m.wait_points(available=72 - 29)
         reverse = next(e for e in m.ledger() if e["kind"] == "REVERSE")
@@ -61,7 +69,9 @@ def test_join_earn_unlock_redeem_return_expire(api: Api, system: LocalSystem) ->
         # 30 days before the remaining 43 points expire, a warning; then they expire.
         travel(api, 31 + 340)
         run_jobs(api)
-        warning = wait_for(lambda: [e for e in outbox_for(system, m.email) if "expire on" in str(e["Subject"])])
+        warning = wait_for(
+            lambda: [e for e in outbox_for(system, m.email) if "expire on" in str(e["Subject"])]
+        )
         assert "43 of your points expire" in body_text(warning[0])
         travel(api, 31 + 372)
         stats = run_jobs(api)
@@ -84,8 +94,12 @@ def test_me_profile_and_validation(api: Api) -> None:
     assert m.call("PATCH", "/me", json={"marketing_consent": True, "name": "Ada K."}).status_code == 200
     me = m.me()
     assert me["marketing_consent"] is True and me["name"] == "Ada K."
-    for body, field in [({"birthday": "2001-02-30"}, "birthday"), ({"name": ""}, "name"),
-                        ({"email": "x@example.com"}, "email"), ({"marketing_consent": 1}, "marketing_consent")]:
+    for body, field in [
+        ({"birthday": "2001-02-30"}, "birthday"),
+        ({"name": ""}, "name"),
+        ({"email": "x@example.com"}, "email"),
+        ({"marketing_consent": 1}, "marketing_consent"),
+    ]:
         resp = m.call("PATCH", "/me", json=body)
         assert resp.status_code == 422, resp.text
         assert resp.json()["errors"][0]["field"] == field
@@ -112,9 +126,14 @@ def test_bad_redemptions_and_adjustments(api: Api) -> None:
     over = m.call("POST", "/me/redemptions", json={"reward_id": "EUR5"})
     assert over.status_code == 409 and over.json()["errors"][0]["field"] == "reward_id"
 
-    for points, reason, field in [(-1.5, "fractional", "points"), (0, "zero points", "points"),
-                                  ("10", "a string", "points"), (10, "", "reason"), (10, None, "reason"),
-                                  (10**7, "too many points", "points")]:
+    for points, reason, field in [
+        (-1.5, "fractional", "points"),
+        (0, "zero points", "points"),
+        ("10", "a string", "points"),
+        (10, "", "reason"),
+        (10, None, "reason"),
+        (10**7, "too many points", "points"),
+    ]:
         resp = adjust(api, m.customer_id, points, reason)
         assert resp.status_code == 422, (points, reason, resp.text)
         assert resp.json()["errors"][0]["field"] == field

@@ -51,7 +51,7 @@ def _stream_record(raw_item: dict[str, Any], seq: str) -> dict[str, Any]:
             "SizeBytes": 1000,
             "StreamViewType": "NEW_AND_OLD_IMAGES",
         },
-        "eventSourceARN": "arn:aws:dynamodb:us-east-1:123456789012:table/local/stream/2026-11-26T00:00:00.000",
+        "eventSourceARN": "arn:aws:dynamodb:us-east-1:123456789012:table/t/stream/2026-11-26T00:00:00.000",
     }
 
 
@@ -85,10 +85,16 @@ def test_same_stream_record_and_queue_message_twice_earn_once(api: Api, system: 
     assert router.invoke({"Records": [record]}) == {"batchItemFailures": []}
 
     # The same queue message twice in one batch, and again in another.
-    message = {"kind": "order", "customer_id": m.customer_id, "order": order_snapshot(ddb.from_item(raw) or {}),
-               "steps": [{"do": "earn"}]}
+    message = {
+        "kind": "order",
+        "customer_id": m.customer_id,
+        "order": order_snapshot(ddb.from_item(raw) or {}),
+        "steps": [{"do": "earn"}],
+    }
     worker = system.stack.functions["LoyaltyWorkerFunction"]
-    assert worker.invoke({"Records": [_sqs_record(message), _sqs_record(message)]}) == {"batchItemFailures": []}
+    assert worker.invoke({"Records": [_sqs_record(message), _sqs_record(message)]}) == {
+        "batchItemFailures": []
+    }
     assert worker.invoke({"Records": [_sqs_record(message)]}) == {"batchItemFailures": []}
     settle(system)
 
@@ -104,8 +110,12 @@ def test_retry_storm_on_one_order_earns_once(api: Api, system: LocalSystem) -> N
     m.join()
     oid = m.order()
     raw = _order_item(system, oid)
-    message = {"kind": "order", "customer_id": m.customer_id, "order": order_snapshot(ddb.from_item(raw) or {}),
-               "steps": [{"do": "earn"}]}
+    message = {
+        "kind": "order",
+        "customer_id": m.customer_id,
+        "order": order_snapshot(ddb.from_item(raw) or {}),
+        "steps": [{"do": "earn"}],
+    }
     worker = system.stack.functions["LoyaltyWorkerFunction"]
     sqs = boto3.client("sqs")
     url = queue_url(system, "LoyaltyQueue")
@@ -136,7 +146,9 @@ def test_fifty_concurrent_redemptions_for_ten_rewards(api: Api) -> None:
     def redeem(i: int) -> Any:
         barrier.wait()
         resp = requests.post(  # one connection per thread, and room for the optimistic retries
-            f"{api.base}/me/redemptions", json={"reward_id": "EUR5"}, timeout=180,
+            f"{api.base}/me/redemptions",
+            json={"reward_id": "EUR5"},
+            timeout=180,
             headers={"Authorization": f"Bearer {m.token}", "Idempotency-Key": f"rush-{m.customer_id}-{i}"},
         )
         return resp.status_code, resp.json()
@@ -149,8 +161,10 @@ def test_fifty_concurrent_redemptions_for_ten_rewards(api: Api) -> None:
     assert statuses.count(201) == 10, statuses
     assert statuses.count(409) == 40, statuses
     refusals = [body for s, body in results if s == 409]
-    assert all(b["type"].endswith("/insufficient-points") and b["errors"][0]["field"] == "reward_id"
-               for b in refusals)
+    assert all(
+        b["type"].endswith("/insufficient-points") and b["errors"][0]["field"] == "reward_id"
+        for b in refusals
+    )
     assert len({b["code"] for s, b in results if s == 201}) == 10
     view = m.points()
     assert view["available"] == 0 and view["owed"] == 0
@@ -162,11 +176,15 @@ def test_retried_redemption_with_the_same_key_spends_once(api: Api) -> None:
     m.join()
     adjust(api, m.customer_id, 900, "enough for two rewards")
     first = m.call("POST", "/me/redemptions", json={"reward_id": "EUR5"}, headers={"Idempotency-Key": "same"})
-    second = m.call("POST", "/me/redemptions", json={"reward_id": "EUR5"}, headers={"Idempotency-Key": "same"})
+    second = m.call(
+        "POST", "/me/redemptions", json={"reward_id": "EUR5"}, headers={"Idempotency-Key": "same"}
+    )
     assert first.status_code == second.status_code == 201
     assert first.json()["code"] == second.json()["code"]
     assert m.points()["available"] == 500
-    other = m.call("POST", "/me/redemptions", json={"reward_id": "EUR10"}, headers={"Idempotency-Key": "same"})
+    other = m.call(
+        "POST", "/me/redemptions", json={"reward_id": "EUR10"}, headers={"Idempotency-Key": "same"}
+    )
     assert other.status_code == 422 and other.json()["errors"][0]["field"] == "Idempotency-Key"
 
 
@@ -198,15 +216,24 @@ def test_one_read_per_balance_page_and_one_transaction_per_movement(
     assert status == 200 and calls.on(crm) == ["Query"]
 
     with counting() as calls:
-        status, _ = request(gateway, "POST", "/me/redemptions", {"reward_id": "EUR5"},
-                            {**bearer, "idempotency-key": f"calls-{m.customer_id}"})
+        status, _ = request(
+            gateway,
+            "POST",
+            "/me/redemptions",
+            {"reward_id": "EUR5"},
+            {**bearer, "idempotency-key": f"calls-{m.customer_id}"},
+        )
     assert status == 201
     assert calls.on(crm) == ["Query", "TransactWriteItems"]  # read the account, ONE transaction
 
     with counting() as calls:
-        status, _ = request(gateway, "POST", f"/admin/members/{m.customer_id}/adjustments",
-                            {"points": 5, "reason": "call budget"},
-                            {"authorization": "AWS4-HMAC-SHA256 Credential=test/x/us-east-1/execute-api/aws4_request"})
+        status, _ = request(
+            gateway,
+            "POST",
+            f"/admin/members/{m.customer_id}/adjustments",
+            {"points": 5, "reason": "call budget"},
+            {"authorization": "AWS4-HMAC-SHA256 Credential=test/x/us-east-1/execute-api/aws4_request"},
+        )
     assert status == 201 and calls.on(crm) == ["Query", "TransactWriteItems"]
 
     # Earn and reverse in the worker: one account Query and ONE transaction each.
@@ -218,13 +245,22 @@ def test_one_read_per_balance_page_and_one_transaction_per_movement(
     other = Member(api, "calls2")
     other.join()
     with counting() as calls:
-        system.invoke_in("LoyaltyWorkerFunction", worker.apply_order, other.customer_id,
-                         snapshot | {"order_id": oid + "X"}, [{"do": "earn"}])
+        system.invoke_in(
+            "LoyaltyWorkerFunction",
+            worker.apply_order,
+            other.customer_id,
+            snapshot | {"order_id": oid + "X"},
+            [{"do": "earn"}],
+        )
     assert calls.on(crm) == ["Query", "TransactWriteItems"]
     with counting() as calls:
-        system.invoke_in("LoyaltyWorkerFunction", worker.apply_order, other.customer_id,
-                         snapshot | {"order_id": oid + "X"},
-                         [{"do": "reverse", "reversal_id": "R1", "lines": {"MUG-LOGO": 1}}])
+        system.invoke_in(
+            "LoyaltyWorkerFunction",
+            worker.apply_order,
+            other.customer_id,
+            snapshot | {"order_id": oid + "X"},
+            [{"do": "reverse", "reversal_id": "R1", "lines": {"MUG-LOGO": 1}}],
+        )
     assert calls.on(crm) == ["Query", "TransactWriteItems"]
 
 

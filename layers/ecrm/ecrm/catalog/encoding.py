@@ -178,6 +178,27 @@ class CompiledModel:
         for gi in range(len(self.groups)):
             touching = sorted({ci for b in self.group_bits[gi] for ci in self.bit_cons[b]})
             self.group_cons.append(tuple(touching))
+        # Per group, every clause touching it split into (items over other groups, bits of this group that
+        # make one of its own items true). Every item lies inside one group, so for a configuration `w`
+        # with this group's value swapped for one bit b, the clause holds iff an other-group item holds in
+        # w or b is in the mask: this lets `patch_mask` test a whole group against a known solution at once.
+        self.group_split: list[tuple[tuple[tuple[Item, ...], int], ...]] = []
+        for gi, gm in enumerate(self.group_mask):
+            split: list[tuple[tuple[Item, ...], int]] = []
+            for ci in self.group_cons[gi]:
+                con = self.cons[ci]
+                if con[0]:
+                    continue
+                others: list[Item] = []
+                own = 0
+                for pos, m in con[1]:
+                    if m & gm:
+                        own |= m if pos else gm & ~m
+                    else:
+                        others.append((pos, m))
+                if own != gm:  # a clause any value of the group satisfies never restricts the swap
+                    split.append((tuple(others), own))
+            self.group_split.append(tuple(split))
 
         # Value order for search: defaults first (so completions suggest them), then document order.
         self.default_mask = 0
@@ -280,6 +301,27 @@ class CompiledModel:
             else:
                 return False
         return True
+
+    def patch_mask(self, gi: int, full: int) -> int:
+        """Bits b of the at-most-one group `gi` such that the complete valid assignment `full` with the
+        group's value replaced by b alone is still valid (one pass over the group's clauses, not one
+        check per bit). Other groups' counts are untouched and one bit always fits the group's limits."""
+        rest = full & ~self.group_mask[gi]
+        allowed = self.group_mask[gi]
+        for others, own in self.group_split[gi]:
+            if not allowed & ~own:
+                continue
+            for pos, m in others:
+                if pos:
+                    if rest & m:
+                        break
+                elif not rest & m:
+                    break
+            else:
+                allowed &= own
+                if not allowed:
+                    return 0
+        return allowed
 
     def propagate(self, on: int, off: int, changed: int | None = None) -> tuple[int, int] | None:
         """Unit-propagate from (on, off); None on conflict.

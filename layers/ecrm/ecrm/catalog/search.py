@@ -122,6 +122,10 @@ class Analysis:
         self._sat_cache: dict[int, int | None] = {}
         self._states: dict[int, tuple[int, int] | None] = {}
         self.witness = self.solution(chosen)
+        # Bits the propagated selection rules out (sound: adding one of them to the selection has no
+        # valid completion); only consulted when a witness exists, i.e. the propagation succeeded.
+        chosen_state = self._states.get(chosen)
+        self._chosen_off = chosen_state[1] if chosen_state is not None else 0
         c = self.c
         counts = [(chosen & gm).bit_count() for gm in c.group_mask]
         self._must_change = sum(
@@ -176,12 +180,29 @@ class Analysis:
                 result.append(0)
                 continue
             supported = 0
+            if single_like:
+                # Every value a witness accepts in place of its own, in one pass per witness; what the
+                # propagated selection already rules out (when it is the base) needs no search either.
+                patched = 0
+                for w in witnesses:
+                    patched |= c.patch_mask(gi, w)
+                ruled_out = 0 if own or self.witness is None else self._chosen_off
+                for cls in c.sym_classes[gi]:
+                    bit = 1 << cls[0]
+                    if bit & patched:
+                        pass
+                    elif bit & ruled_out or not self._search_support(gi, bit, base, True, witnesses):
+                        continue
+                    else:
+                        patched |= c.patch_mask(gi, witnesses[-1])
+                    for b in cls:
+                        supported |= 1 << b
+                pool += [w for w in witnesses if w & chosen == chosen and w != self.witness and w not in pool]
+                result.append(supported)
+                continue
             for cls in c.sym_classes[gi]:
-                if single_like:
-                    parts = [cls]
-                else:
-                    # A chosen option is not interchangeable with an unchosen one: split the class.
-                    parts = [tuple(b for b in cls if own >> b & 1), tuple(b for b in cls if not own >> b & 1)]
+                # A chosen option is not interchangeable with an unchosen one: split the class.
+                parts = [tuple(b for b in cls if own >> b & 1), tuple(b for b in cls if not own >> b & 1)]
                 for part in parts:
                     if not part:
                         continue
@@ -218,6 +239,15 @@ class Analysis:
                 trimmed = (w & ~(gm & ~own)) | bit
                 if trimmed != w | bit and c.holds_all(c.group_cons[gi], trimmed):
                     return True
+        if not bit & own and bit & self._chosen_off and self.witness is not None:
+            return False  # the propagated selection itself rules it out
+        return self._search_support(gi, bit, base, single_like, witnesses)
+
+    def _search_support(self, gi: int, bit: int, base: int, single_like: bool, witnesses: list[int]) -> bool:
+        """`_supports` once no witness can simply be patched: refute directly, else propagate and search
+        (a configuration found is appended to `witnesses`)."""
+        c = self.c
+        gm = c.group_mask[gi]
         # A rule broken by this value and choices that cannot move any more is a dead end already.
         if self._directly_refuted(gi, bit, base):
             return False

@@ -85,17 +85,22 @@ def run(event: dict[str, Any] | None = None) -> dict[str, Any]:
 
 
 def _day_items(requests: Iterable[dict[str, Any]], stats: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    # Read each day partition completely before applying anything: applying moves entries off the index,
+    # which must not disturb the pagination of the read.
     client = aws.dynamodb()
     for kwargs in requests:
         kwargs = dict(kwargs)
+        items: list[dict[str, Any]] = []
         while True:
             resp = client.query(**kwargs)
             stats["queries"] += 1
-            for item in resp.get("Items", []):
-                yield ddb.from_item(item) or {}
-            if "LastEvaluatedKey" not in resp:
+            items.extend(resp.get("Items", []))
+            last = resp.get("LastEvaluatedKey")
+            if not last or last == kwargs.get("ExclusiveStartKey"):
                 break
-            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+            kwargs["ExclusiveStartKey"] = last
+        for item in items:
+            yield ddb.from_item(item) or {}
 
 
 def _birthday_queries(day: date) -> list[dict[str, Any]]:

@@ -18,6 +18,7 @@ from ecrm.loyalty.orders import order_snapshot, order_steps
 
 QUEUE_ENV = "LOYALTY_QUEUE_URL"
 
+
 def on_order_change(change: Change) -> Work:
     """Router handler for ORDER items."""
     work = Work()
