@@ -4,21 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-
 from ecrm.mail import sender
 from ecrm.mail.outbound import OutboundEmail
+from ecrm.platform import batch
 from ecrm.platform.idempotency import set_lambda_context
 from ecrm.platform.observability import capture_lambda_handler, logger, metrics
 
-processor = BatchProcessor(event_type=EventType.SQS)
 
-
-def record_handler(record: Any) -> None:
+def record_handler(record: dict[str, Any]) -> None:
     """Send one queued email."""
-    attrs = record.raw_event.get("messageAttributes") or {}
+    attrs = record.get("messageAttributes") or {}
     logger.set_correlation_id((attrs.get("correlation_id") or {}).get("stringValue"))
-    sender.deliver(OutboundEmail.from_json(record.body))
+    sender.deliver(OutboundEmail.from_json(record["body"]))
 
 
 @capture_lambda_handler
@@ -27,6 +24,4 @@ def record_handler(record: Any) -> None:
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Lambda entry point."""
     set_lambda_context(context)
-    return process_partial_response(
-        event=event, record_handler=record_handler, processor=processor, context=context
-    )
+    return batch.sqs(event, record_handler)

@@ -8,17 +8,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-
 from ecrm.loyalty import worker
+from ecrm.platform import batch
 from ecrm.platform.observability import capture_lambda_handler, logger, metrics
 
-processor = BatchProcessor(event_type=EventType.SQS)
 
-
-def record_handler(record: Any) -> None:
+def record_handler(record: dict[str, Any]) -> None:
     """Apply one loyalty message."""
-    message = json.loads(record.body)
+    message = json.loads(record["body"])
     logger.set_correlation_id(message.get("correlation_id") if isinstance(message, dict) else None)
     worker.handle(message)
 
@@ -28,6 +25,4 @@ def record_handler(record: Any) -> None:
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Lambda entry point."""
-    return process_partial_response(
-        event=event, record_handler=record_handler, processor=processor, context=context
-    )
+    return batch.sqs(event, record_handler)

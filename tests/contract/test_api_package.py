@@ -40,3 +40,13 @@ def test_build_api_function_packs_only_app_and_chalice_runtime(tmp_path: Path) -
         check=True,
     )
     assert "/orders" in json.loads(result.stdout)
+
+
+def test_layer_build_packs_ecrm_and_powertools_under_python(tmp_path: Path) -> None:
+    out = tmp_path / "EcrmLayer"
+    subprocess.run(["make", "-s", "build-EcrmLayer", f"ARTIFACTS_DIR={out}", f"PYTHON={sys.executable}"],
+                   cwd=ROOT / "layers" / "ecrm", check=True, timeout=300)
+    top = {p.name for p in (out / "python").iterdir()}
+    assert {"ecrm", "aws_lambda_powertools"} <= top
+    assert not any(name.startswith("boto") for name in top)  # the runtime provides boto3
+    assert (out / "python" / "ecrm" / "orders" / "service.py").is_file()

@@ -234,6 +234,7 @@ class CompiledModel:
                 )
                 by_sig.setdefault(sig, []).append(b)
             self.sym_classes.append(tuple(tuple(v) for v in by_sig.values()))
+        self.sym_reps: list[int] = [sum(1 << cls[0] for cls in classes) for classes in self.sym_classes]
 
         # Immutable per-model data that higher layers derive lazily (e.g. violation texts); a plain dict
         # keeps this module free of their types.

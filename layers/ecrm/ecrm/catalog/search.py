@@ -184,8 +184,11 @@ class Analysis:
                 # Every value a witness accepts in place of its own, in one pass per witness; what the
                 # propagated selection already rules out (when it is the base) needs no search either.
                 patched = 0
+                reps = c.sym_reps[gi]
                 for w in witnesses:
                     patched |= c.patch_mask(gi, w)
+                    if not reps & ~patched:
+                        break
                 ruled_out = 0 if own or self.witness is None else self._chosen_off
                 for cls in c.sym_classes[gi]:
                     bit = 1 << cls[0]
@@ -251,6 +254,15 @@ class Analysis:
         # A rule broken by this value and choices that cannot move any more is a dead end already.
         if self._directly_refuted(gi, bit, base):
             return False
+        if single_like:
+            # Local first: keep a witness everywhere except this group and the groups of the rules the
+            # swap breaks; a configuration found there proves support (none found proves nothing).
+            found = self._local_support(gi, bit, base, witnesses[0])
+            if found is not None:
+                if len(witnesses) >= MAX_WITNESSES:
+                    witnesses.pop(1 if len(witnesses) > 1 else 0)
+                witnesses.append(found)
+                return True
         # Then search, from a state built without a full propagation: every full group's other values
         # cleared, then propagation around this group only. Sound (it only draws consequences) and
         # enough for the search, which re-checks every rule on each completion it tries.
@@ -265,6 +277,37 @@ class Analysis:
             witnesses.pop(1 if len(witnesses) > 1 else 0)
         witnesses.append(found)
         return True
+
+    def _local_support(self, gi: int, bit: int, base: int, w: int) -> int | None:
+        """A valid configuration with `base`, `bit` in the single-like group `gi`, and the values of the
+        valid configuration `w` (which contains `base`) in every group that no rule broken by the swap
+        touches; None if there is none (which does not mean `bit` is unsupported)."""
+        c = self.c
+        gm = c.group_mask[gi]
+        rest = w & ~gm
+        group_mask = c.group_mask
+        bit_group = c.bit_group
+        free = 0
+        for others, own in c.group_split[gi]:
+            if bit & own:
+                continue
+            for pos, m in others:
+                if pos:
+                    if rest & m:
+                        break
+                elif not rest & m:
+                    break
+            else:
+                for _, m in others:
+                    free |= group_mask[bit_group[m.bit_length() - 1]]
+        free &= ~(self._fixed | gm)
+        if not free:
+            return None
+        keep = c.all_mask & ~(free | gm)
+        state = c.propagate((rest & keep) | base | bit, (keep & ~w) | (gm & ~bit), free | gm)
+        if state is None:
+            return None
+        return c.solve(*state, propagated=True, budget=self.budget, prefer=w)
 
     def _directly_refuted(self, gi: int, bit: int, base: int) -> bool:
         """Whether some rule on `bit` is false whatever the open groups become, given `base`.
