@@ -45,7 +45,7 @@ class Member:
         assert resp.status_code == 201, resp.text
         return str(resp.json()["order_id"])
 
-    def wait_points(self, timeout: float = 20.0, **expected: int) -> dict[str, Any]:
+    def wait_points(self, timeout: float = 60.0, **expected: int) -> dict[str, Any]:
         """Wait until the balance page shows `expected` (e.g. available=100, locked=72)."""
         last: dict[str, Any] = {}
 
@@ -85,7 +85,10 @@ def travel(api: Api, days: float) -> None:
 
 
 def run_jobs(api: Api) -> dict[str, Any]:
-    resp = api.call("POST", "/_local/schedules?function=LoyaltyJobsFunction")
+    """Fire the daily loyalty run now (a catch-up over a month of days can take a while on moto)."""
+    import requests
+
+    resp = requests.post(f"{api.base}/_local/schedules?function=LoyaltyJobsFunction", timeout=600)
     assert resp.status_code == 200, resp.text
     return dict(resp.json()["results"][0])
 

@@ -24,7 +24,9 @@ def test_join_earn_unlock_redeem_return_expire(api: Api, system: LocalSystem) ->
     assert again.status_code == 409 and again.headers["Content-Type"] == "application/problem+json"
 
     # The guest order is linked to the new member (visible in /me/orders) and earns once, locked.
-    wait_for(lambda: guest in [o["order_id"] for o in m.call("GET", "/me/orders").json()["orders"]])
+    wait_for(
+        lambda: guest in [o["order_id"] for o in m.call("GET", "/me/orders").json()["orders"]], timeout=60
+    )
     m.wait_points(available=100, locked=ORDER_POINTS, awaiting_delivery=ORDER_POINTS)
 
     oid = m.order()
@@ -37,7 +39,7 @@ def test_join_earn_unlock_redeem_return_expire(api: Api, system: LocalSystem) ->
         travel(api, 31)
         stats = run_jobs(api)
         assert stats["unlocked"] >= 1
-        m.wait_points(available=100 + ORDER_POINTS, locked=ORDER_POINTS, timeout=5)
+        m.wait_points(available=100 + ORDER_POINTS, locked=ORDER_POINTS, timeout=30)
         assert "UNLOCK" in m.ledger_kinds()
 
         # Not enough for a 500-point reward yet: a clear 409, nothing spent.
@@ -51,7 +53,7 @@ def test_join_earn_unlock_redeem_return_expire(api: Api, system: LocalSystem) ->
         )
         assert redeemed.status_code == 201, redeemed.text
         assert redeemed.json()["code"].startswith("LOY-") and redeemed.json()["points"] == 500
-        m.wait_points(available=72, timeout=5)
+        m.wait_points(available=72, timeout=30)
 
         # A late return (after the window) claws back exactly the returned line from available points.
         ret = api.call(
@@ -64,7 +66,10 @@ def test_join_earn_unlock_redeem_return_expire(api: Api, system: LocalSystem) ->
         m.wait_points(available=72 - 29)
         reverse = next(e for e in m.ledger() if e["kind"] == "REVERSE")
         assert reverse["points"] == -29 and reverse["order_id"] == oid
-        wait_for(lambda: any("Return of order" in str(e["Subject"]) for e in outbox_for(system, m.email)))
+        wait_for(
+            lambda: any("Return of order" in str(e["Subject"]) for e in outbox_for(system, m.email)),
+            timeout=60,
+        )
 
         # 30 days before the remaining 43 points expire, a warning; then they expire.
         travel(api, 31 + 340)
@@ -76,7 +81,7 @@ def test_join_earn_unlock_redeem_return_expire(api: Api, system: LocalSystem) ->
         travel(api, 31 + 372)
         stats = run_jobs(api)
         assert stats["expired"] >= 1
-        after = m.wait_points(available=0, timeout=5)
+        after = m.wait_points(available=0, timeout=30)
         assert after["locked"] == ORDER_POINTS  # the guest order was never delivered: still locked
         kinds = m.ledger_kinds()
         assert kinds[0] == "EXPIRE"
@@ -154,11 +159,16 @@ def test_tier_upgrade_and_its_reversal_send_emails(api: Api, system: LocalSystem
     view = m.wait_points(tier="SILVER", locked=522)
     assert view["next_tier"] == "GOLD" and view["next_tier_missing_minor"] == 150000 - 52200
     assert m.me()["loyalty"]["tier_name"] == "Silver"
-    up = wait_for(lambda: [e for e in outbox_for(system, m.email) if e["Subject"] == "Welcome to Silver!"])
+    up = wait_for(
+        lambda: [e for e in outbox_for(system, m.email) if e["Subject"] == "Welcome to Silver!"], timeout=60
+    )
     assert "from Member to Silver" in body_text(up[0]) and "125%" in body_text(up[0])
 
     from tests.integration.loyalty_helpers import admin_status
 
     admin_status(api, oid, "cancelled")  # the order that caused the upgrade goes: so does the upgrade
     m.wait_points(tier="MEMBER", locked=0, available=100)
-    wait_for(lambda: [e for e in outbox_for(system, m.email) if e["Subject"] == "Your tier is now Member"])
+    wait_for(
+        lambda: [e for e in outbox_for(system, m.email) if e["Subject"] == "Your tier is now Member"],
+        timeout=60,
+    )

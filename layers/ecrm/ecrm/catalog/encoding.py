@@ -234,6 +234,9 @@ class CompiledModel:
                 )
                 by_sig.setdefault(sig, []).append(b)
             self.sym_classes.append(tuple(tuple(v) for v in by_sig.values()))
+        self.group_clauses: list[tuple[int, ...]] = [
+            tuple(ci for ci in touching if not self.cons[ci][0]) for touching in self.group_cons
+        ]
         self.sym_reps: list[int] = [sum(1 << cls[0] for cls in classes) for classes in self.sym_classes]
 
         # Immutable per-model data that higher layers derive lazily (e.g. violation texts); a plain dict
@@ -648,8 +651,12 @@ class CompiledModel:
         propagated: bool = False,
         budget: list[int] | None = None,
         prefer: int = 0,
+        scope: Sequence[int] | None = None,
     ) -> int | None:
         """One complete valid assignment extending (on, off), or None when there is none.
+
+        `scope` (sorted clause ids) may name the only clauses that can break: every other clause must hold
+        whatever the undecided bits become (e.g. all its bits are decided and it holds).
 
         Probe first: the cheapest completion (leaning to `prefer`, e.g. a known nearby solution) often
         satisfies every rule already. Otherwise the first rule it breaks seeds a component - the open
@@ -667,7 +674,7 @@ class CompiledModel:
             on, off = state
         while True:
             probe = self.complete(on, off, prefer)
-            broken = self._first_broken(probe, self.clause_ids, 0)
+            broken = self._first_broken(probe, self.clause_ids if scope is None else scope, 0)
             if broken < 0:
                 return probe
             component = self._component_of(on, off, broken)

@@ -152,7 +152,13 @@ class Analysis:
     def state(self, chosen: int) -> tuple[int, int] | None:
         """The propagated state of the bits chosen, None on conflict (memoised per evaluation)."""
         if chosen not in self._states:
-            self._states[chosen] = self.c.propagate(chosen, 0)
+            if chosen:
+                self._states[chosen] = self.c.propagate(chosen, 0)
+            else:  # the empty selection's state is a fact about the model: computed once per model
+                derived = self.c.derived
+                if "empty_state" not in derived:
+                    derived["empty_state"] = self.c.propagate(0, 0)
+                self._states[0] = derived["empty_state"]
         return self._states[chosen]
 
     def supported_bits(self) -> list[int]:
@@ -254,15 +260,10 @@ class Analysis:
         # A rule broken by this value and choices that cannot move any more is a dead end already.
         if self._directly_refuted(gi, bit, base):
             return False
-        if single_like:
-            # Local first: keep a witness everywhere except this group and the groups of the rules the
-            # swap breaks; a configuration found there proves support (none found proves nothing).
-            found = self._local_support(gi, bit, base, witnesses[0])
-            if found is not None:
-                if len(witnesses) >= MAX_WITNESSES:
-                    witnesses.pop(1 if len(witnesses) > 1 else 0)
-                witnesses.append(found)
-                return True
+        # Local search first: keep a witness everywhere except this group and the groups of the rules the
+        # swap breaks; a configuration found there proves support (none found proves nothing).
+        if single_like and self._found_locally(gi, bit, base, witnesses):
+            return True
         # Then search, from a state built without a full propagation: every full group's other values
         # cleared, then propagation around this group only. Sound (it only draws consequences) and
         # enough for the search, which re-checks every rule on each completion it tries.
@@ -271,6 +272,16 @@ class Analysis:
         if grown is None:
             return False
         found = c.solve(*grown, propagated=True, budget=self.budget, prefer=witnesses[0])
+        if found is None:
+            return False
+        if len(witnesses) >= MAX_WITNESSES:
+            witnesses.pop(1 if len(witnesses) > 1 else 0)
+        witnesses.append(found)
+        return True
+
+    def _found_locally(self, gi: int, bit: int, base: int, witnesses: list[int]) -> bool:
+        """`_local_support` from the first witness; a configuration found becomes a witness."""
+        found = self._local_support(gi, bit, base, witnesses[0])
         if found is None:
             return False
         if len(witnesses) >= MAX_WITNESSES:
@@ -288,6 +299,8 @@ class Analysis:
         group_mask = c.group_mask
         bit_group = c.bit_group
         free = 0
+        movable = ~(self._fixed | gm)
+        groups = {gi}
         for others, own in c.group_split[gi]:
             if bit & own:
                 continue
@@ -299,15 +312,19 @@ class Analysis:
                     break
             else:
                 for _, m in others:
-                    free |= group_mask[bit_group[m.bit_length() - 1]]
-        free &= ~(self._fixed | gm)
+                    gj = bit_group[m.bit_length() - 1]
+                    if group_mask[gj] & movable:
+                        free |= group_mask[gj]
+                        groups.add(gj)
         if not free:
             return None
+        # Only clauses on the groups that may change can break: the rest keep w's values, and w is valid.
+        scope = sorted({ci for gj in groups for ci in c.group_clauses[gj]})
         keep = c.all_mask & ~(free | gm)
         state = c.propagate((rest & keep) | base | bit, (keep & ~w) | (gm & ~bit), free | gm)
         if state is None:
             return None
-        return c.solve(*state, propagated=True, budget=self.budget, prefer=w)
+        return c.solve(*state, propagated=True, budget=self.budget, prefer=w, scope=scope)
 
     def _directly_refuted(self, gi: int, bit: int, base: int) -> bool:
         """Whether some rule on `bit` is false whatever the open groups become, given `base`.
@@ -440,7 +457,7 @@ class Analysis:
 
     def _branch_and_bound(self, best: list[Any], keep: int, forbid: int, nodes: list[int]) -> None:
         c = self.c
-        state = c.propagate(keep, forbid)
+        state = self.state(keep) if not forbid else c.propagate(keep, forbid)  # memoised when it can be
         if state is None:
             return
 
