@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
+from infra.local import moto_patches
 from infra.local import template as tpl
 
 log = logging.getLogger("ecrm.local")
@@ -43,47 +44,11 @@ def _aws_env(endpoint: str) -> dict[str, str]:
     }
 
 
-_DDB_OPERATIONS = (
-    "put_item",
-    "update_item",
-    "delete_item",
-    "transact_write_items",
-    "batch_write_item",
-    "get_item",
-    "query",
-    "batch_get_item",
-    "transact_get_items",
-)
-
-
-def _serialise_moto_dynamodb() -> None:
-    """Make moto's DynamoDB linearisable, as the real service is per item.
-
-    moto serves requests on threads, and rolls back a cancelled transaction by restoring a deep copy of the
-    whole table, which would silently drop a write another thread made meanwhile. One lock around every
-    DynamoDB operation keeps concurrency tests (50 simultaneous redemptions) meaningful.
-    """
-    from moto.dynamodb.models import DynamoDBBackend
-
-    if getattr(DynamoDBBackend, "_ecrm_serialised", False):
-        return
-    lock = threading.RLock()
-    for name in _DDB_OPERATIONS:
-        original = getattr(DynamoDBBackend, name)
-
-        def locked(self: Any, *args: Any, __original: Any = original, **kwargs: Any) -> Any:
-            with lock:
-                return __original(self, *args, **kwargs)
-
-        setattr(DynamoDBBackend, name, locked)
-    DynamoDBBackend._ecrm_serialised = True  # type: ignore[attr-defined]
-
-
 def start_moto(port: int = 0) -> tuple[Any, str]:
     """An in-process moto server on 127.0.0.1; returns it and its endpoint URL."""
     from moto.server import ThreadedMotoServer
 
-    _serialise_moto_dynamodb()
+    moto_patches.apply()
 
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
