@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     print("stopped.", flush=True)
     sys.stdout.flush()
     sys.stderr.flush()
-    # Everything is stopped; skip tearing down moto's in-memory state object by object, which can take seconds.
+    # Everything is stopped; skip tearing moto's in-memory state down object by object (seconds).
     os._exit(0)
 
 

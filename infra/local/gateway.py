@@ -160,7 +160,7 @@ class Gateway:
 
 
 def bind(host: str = "127.0.0.1", port: int = 8000) -> ThreadingHTTPServer:
-    """Bind the HTTP port first (so the stack knows its public URL); `start` serves it once the app is ready."""
+    """Bind the HTTP port first (the stack needs its public URL); `start` serves it once the app is ready."""
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
