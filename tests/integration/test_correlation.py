@@ -23,5 +23,7 @@ def test_correlation_id_travels_from_request_to_item_to_email_message(api: Api, 
     change = router.Change("INSERT", ddb.from_item(item), None, "1")
     work = system.invoke_in("StreamRouterFunction", router.route, change)
     assert [e.correlation_id for e in work.emails] == [corr]
-    generated = api.call("POST", "/orders", json=order_body(unique_email()), headers={"X-Correlation-Id": "<script>"})
+    generated = api.call(
+        "POST", "/orders", json=order_body(unique_email()), headers={"X-Correlation-Id": "<script>"}
+    )
     assert generated.headers["X-Correlation-Id"] not in {"", "<script>"}

@@ -9,8 +9,11 @@ from tests.integration.orders_helpers import order_body, unique_email
 
 def _delivered_order(api: Api, email: str) -> str:
     oid = api.call("POST", "/orders", json=order_body(email)).json()["order_id"]
-    steps = [{"status": "paid"}, {"status": "shipped", "carrier": "dhl", "tracking_number": f"RT{oid[4:]}"},
-             {"status": "delivered"}]
+    steps = [
+        {"status": "paid"},
+        {"status": "shipped", "carrier": "dhl", "tracking_number": f"RT{oid[4:]}"},
+        {"status": "delivered"},
+    ]
     for step in steps:
         assert api.call("POST", f"/admin/orders/{oid}/status", json=step, admin=True).status_code == 200
     return oid
@@ -19,8 +22,12 @@ def _delivered_order(api: Api, email: str) -> str:
 def test_partial_then_final_return(api: Api, system: LocalSystem) -> None:
     email = unique_email()
     undelivered = api.call("POST", "/orders", json=order_body(email)).json()["order_id"]
-    early = api.call("POST", f"/admin/orders/{undelivered}/returns", admin=True,
-                     json={"lines": [{"sku": "MUG-LOGO", "quantity": 1}]})
+    early = api.call(
+        "POST",
+        f"/admin/orders/{undelivered}/returns",
+        admin=True,
+        json={"lines": [{"sku": "MUG-LOGO", "quantity": 1}]},
+    )
     assert early.status_code == 409
 
     oid = _delivered_order(api, email)
@@ -30,14 +37,25 @@ def test_partial_then_final_return(api: Api, system: LocalSystem) -> None:
     foreign = api.call("POST", path, admin=True, json={"lines": [{"sku": "CARE-KIT", "quantity": 1}]})
     assert foreign.status_code == 422 and foreign.json()["errors"][0]["field"] == "lines.0.sku"
 
-    first = api.call("POST", path, admin=True, json={"return_id": "R1", "lines": [{"sku": "TEE-ORG-M", "quantity": 1}]})
+    first = api.call(
+        "POST", path, admin=True, json={"return_id": "R1", "lines": [{"sku": "TEE-ORG-M", "quantity": 1}]}
+    )
     assert first.status_code == 200, first.text
     assert first.json()["status"] == "delivered" and first.json()["returned"] == {"TEE-ORG-M": 1}
-    again = api.call("POST", path, admin=True, json={"return_id": "R1", "lines": [{"sku": "TEE-ORG-M", "quantity": 1}]})
+    again = api.call(
+        "POST", path, admin=True, json={"return_id": "R1", "lines": [{"sku": "TEE-ORG-M", "quantity": 1}]}
+    )
     assert again.json()["duplicate"] is True and again.json()["returned"] == {"TEE-ORG-M": 1}
 
-    last = api.call("POST", path, admin=True, json={"return_id": "R2", "lines": [
-        {"sku": "TEE-ORG-M", "quantity": 1}, {"sku": "MUG-LOGO", "quantity": 1}]})
+    last = api.call(
+        "POST",
+        path,
+        admin=True,
+        json={
+            "return_id": "R2",
+            "lines": [{"sku": "TEE-ORG-M", "quantity": 1}, {"sku": "MUG-LOGO", "quantity": 1}],
+        },
+    )
     assert last.json()["status"] == "returned"
 
     wait_for(lambda: len([m for m in outbox_for(system, email) if "Return of order" in m["Subject"]]) >= 2)

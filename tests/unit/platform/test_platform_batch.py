@@ -29,8 +29,10 @@ def test_sqs_reports_exactly_the_failed_messages(fails: list[bool]) -> None:
         handled.append(record["messageId"])
 
     result = batch.sqs(_sqs(ids), handle)
-    assert [f["itemIdentifier"] for f in result["batchItemFailures"]] == [i for i, f in zip(ids, fails) if f]
-    assert handled == [i for i, f in zip(ids, fails) if not f]
+    assert [f["itemIdentifier"] for f in result["batchItemFailures"]] == [
+        i for i, f in zip(ids, fails, strict=True) if f
+    ]
+    assert handled == [i for i, f in zip(ids, fails, strict=True) if not f]
 
 
 @given(st.lists(st.booleans(), max_size=20))

@@ -47,7 +47,9 @@ def _validate(body: Any, order: dict[str, Any]) -> tuple[str, dict[str, int], st
         wanted[key] = wanted.get(key, 0) + qty
         if already.get(key, 0) + wanted[key] > ordered[key]:
             left = ordered[key] - already.get(key, 0)
-            raise ValidationFailed(f"only {left} of this line can still be returned", field=f"lines.{i}.quantity")
+            raise ValidationFailed(
+                f"only {left} of this line can still be returned", field=f"lines.{i}.quantity"
+            )
     return return_id, wanted, note
 
 
@@ -57,8 +59,11 @@ def record_return(order_id: str, body: Any, actor: str, correlation_id: str | No
     if order is None:
         raise NotFound(f"order {order_id} not found", field="order_id")
     if order["status"] not in RETURNABLE and order["status"] != lifecycle.RETURNED:
-        raise Conflict(f"a {order['status']} order cannot take a return; only delivered orders can "
-                       "(cancel it instead if it has not shipped)", field="order_id")
+        raise Conflict(
+            f"a {order['status']} order cannot take a return; only delivered orders can "
+            "(cancel it instead if it has not shipped)",
+            field="order_id",
+        )
     return_id, wanted, note = _validate(body, order)
     returned = {k: int(v) for k, v in (order.get("returned") or {}).items()}
     for key, qty in wanted.items():
@@ -68,14 +73,38 @@ def record_return(order_id: str, body: Any, actor: str, correlation_id: str | No
     if new_status:
         lifecycle.check_transition(order["status"], new_status)
     summary = ", ".join(f"{q} x {k}" for k, q in sorted(wanted.items()))
-    marker = {"pk": order["pk"], "sk": f"RETURN#{return_id}", "type": "ORDER_RETURN", "order_id": order_id,
-              "return_id": return_id, "lines": wanted, "actor": actor}
+    marker = {
+        "pk": order["pk"],
+        "sk": f"RETURN#{return_id}",
+        "type": "ORDER_RETURN",
+        "order_id": order_id,
+        "return_id": return_id,
+        "lines": wanted,
+        "actor": actor,
+    }
     try:
-        service._apply(order, new_status, "admin", note or f"Return received: {summary}", correlation_id,
-                       actor=actor, dedupe=marker,
-                       extra={"returned": returned, "last_return": {"return_id": return_id, "lines": wanted}})
+        service._apply(
+            order,
+            new_status,
+            "admin",
+            note or f"Return received: {summary}",
+            correlation_id,
+            actor=actor,
+            dedupe=marker,
+            extra={"returned": returned, "last_return": {"return_id": return_id, "lines": wanted}},
+        )
     except store.DuplicateEvent:
-        return {"order_id": order_id, "return_id": return_id, "duplicate": True, "status": order["status"],
-                "returned": order.get("returned") or {}}
-    return {"order_id": order_id, "return_id": return_id, "duplicate": False,
-            "status": new_status or order["status"], "returned": returned}
+        return {
+            "order_id": order_id,
+            "return_id": return_id,
+            "duplicate": True,
+            "status": order["status"],
+            "returned": order.get("returned") or {},
+        }
+    return {
+        "order_id": order_id,
+        "return_id": return_id,
+        "duplicate": False,
+        "status": new_status or order["status"],
+        "returned": returned,
+    }
