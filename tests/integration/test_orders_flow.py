@@ -24,6 +24,7 @@ def test_guest_order_is_priced_by_the_server_and_confirmed_by_email(api: Api, sy
     order = resp.json()
     assert order["status"] == "placed"
     assert order["total"]["amount"] == 2 * 2900 + 1490
+    assert [ln["category"] for ln in order["lines"]] == ["apparel", "home"]  # loyalty campaigns by category
     assert resp.headers["Location"] == order["tracking_url"]
     assert "/track/" in order["tracking_url"] and order["order_id"] not in order["tracking_url"]
 

@@ -40,7 +40,11 @@ def tracking_url(order_id: str) -> str:
 def place_order(body: Any, customer: Customer | None, correlation_id: str | None = None) -> dict[str, Any]:
     """Validate, price from the server-side catalogue and store a new order; returns the customer view."""
     request = validate_place_order(body)
-    priced = _price(request)
+    priced, categories = _price(request)
+    priced_doc = priced.to_dict()
+    for line in priced_doc["lines"]:
+        # Kept on the line so loyalty campaigns by category apply to what was actually bought.
+        line["category"] = categories.get(str(line.get("sku")))
     now = clock.now()
     order_id = ids.new_id("ORD")
     created = clock.iso(now)
@@ -52,7 +56,7 @@ def place_order(body: Any, customer: Customer | None, correlation_id: str | None
         "email": email, "name": request.customer.name,
         "shipping_address": request.to_dict()["shipping_address"],
         "marketing_consent": request.marketing_consent,
-        **{k: v for k, v in priced.to_dict().items()},
+        **priced_doc,
         "total_minor": priced.total_minor,
         "created_at": created, "updated_at": created, "status_source": "customer",
         "correlation_id": correlation_id,
@@ -71,7 +75,7 @@ def place_order(body: Any, customer: Customer | None, correlation_id: str | None
     return view(order, [event], include_private=True) | {"tracking_url": tracking_url(order_id)}
 
 
-def _price(request: PlaceOrderRequest) -> Any:
+def _price(request: PlaceOrderRequest) -> tuple[Any, dict[str, str]]:
     wanted = [ln.sku for ln in request.lines if ln.sku]
     found = skus.get_many(wanted)
     prices = {s: (d["price"], d["currency"], d["name"]) for s, d in found.items() if d.get("active", True)}
@@ -80,7 +84,8 @@ def _price(request: PlaceOrderRequest) -> Any:
         from ecrm.catalog import ordering  # the configurator prices saved configurations at order time
 
         prices.update(ordering.price_configurations([ln.configuration_id for ln in configs]))
-    return price_order(request.lines, prices, request.currency)
+    categories = {s: str(d["category"]) for s, d in found.items() if d.get("category")}
+    return price_order(request.lines, prices, request.currency), categories
 
 
 # ------------------------------------------------------------------ read
