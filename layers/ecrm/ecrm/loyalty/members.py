@@ -3,8 +3,6 @@ redemptions and staff adjustments. Each writes ONE transaction; reads are one Ge
 
 from __future__ import annotations
 
-import base64
-import json
 from typing import Any
 
 from ecrm.customers import profile as profiles
@@ -14,7 +12,7 @@ from ecrm.loyalty.engine import DUPLICATE
 from ecrm.loyalty.errors import NotAMember
 from ecrm.loyalty.events import Adjust, Redeem
 from ecrm.loyalty.model import LEDGER_GSI1_PREFIX, balance_item, customer_pk, ledger_item, view
-from ecrm.platform import aws, clock, ddb, ids
+from ecrm.platform import aws, clock, ddb, ids, paging
 from ecrm.platform.errors import BadRequest, Conflict, NotFound, ValidationFailed
 from ecrm.platform.observability import count, logger
 from ecrm.platform.settings import table_name
@@ -117,11 +115,11 @@ def points(customer: Customer, limit: int, cursor: str | None) -> dict[str, Any]
     """The ledger, newest first, paged with an opaque cursor (one Query on GSI1)."""
     if not 1 <= limit <= PAGE_MAX:
         raise ValidationFailed(f"must be between 1 and {PAGE_MAX}", field="limit")
-    start = _decode_cursor(cursor, customer.customer_id) if cursor else None
+    start = paging.decode(cursor, lambda k: _own_ledger_key(k, customer.customer_id)) if cursor else None
     items, last = store.ledger_page(customer.customer_id, limit, start)
     return {
         "entries": [ledger_view(i) for i in items],
-        "next_cursor": _encode_cursor(last) if last else None,
+        "next_cursor": paging.encode(last) if last else None,
     }
 
 
@@ -142,33 +140,10 @@ def ledger_view(item: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-_CURSOR_KEYS = frozenset({"pk", "sk", "gsi1pk", "gsi1sk"})
-
-
-def _encode_cursor(key: dict[str, Any]) -> str:
-    return base64.urlsafe_b64encode(json.dumps(key, separators=(",", ":")).encode()).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str, customer_id: str) -> dict[str, Any]:
-    # Goes back to DynamoDB as ExclusiveStartKey: check the whole shape and the owner (no paging through
-    # someone else's ledger, no ValidationException turning into a 500).
-    invalid = BadRequest("cursor is not valid", field="cursor")
-    try:
-        key = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except ValueError as err:
-        raise invalid from err
-    if not isinstance(key, dict) or set(key) != _CURSOR_KEYS:
-        raise invalid
-    if not all(isinstance(v, dict) and list(v) == ["S"] and isinstance(v["S"], str) for v in key.values()):
-        raise invalid
+def _own_ledger_key(key: dict[str, str], customer_id: str) -> bool:
+    # No paging through someone else's ledger.
     pk = customer_pk(customer_id)
-    if (
-        key["gsi1pk"]["S"] != pk
-        or key["pk"]["S"] != pk
-        or not key["gsi1sk"]["S"].startswith(LEDGER_GSI1_PREFIX)
-    ):
-        raise invalid
-    return key
+    return key["gsi1pk"] == pk and key["pk"] == pk and key["gsi1sk"].startswith(LEDGER_GSI1_PREFIX)
 
 
 # ------------------------------------------------------------------ redeem
