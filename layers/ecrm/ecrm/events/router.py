@@ -8,12 +8,14 @@ message a source key its consumer applies once, every write a condition.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from ecrm.mail.outbound import OutboundEmail, enqueue
-from ecrm.platform import ddb
+from ecrm.platform import ddb, queues
+from ecrm.platform.settings import env
 
 
 @dataclass
@@ -92,19 +94,6 @@ def perform(work: Work) -> None:
         write()
     if work.emails:
         enqueue(work.emails)
-    if work.messages:
-        import json
-
-        from ecrm.platform import aws
-        from ecrm.platform.settings import env
-
-        for queue_env, bodies in work.messages.items():
-            url = env(queue_env)
-            for start in range(0, len(bodies), 10):
-                entries = [
-                    {"Id": str(i), "MessageBody": json.dumps(b, separators=(",", ":"))}
-                    for i, b in enumerate(bodies[start : start + 10])
-                ]
-                resp = aws.sqs().send_message_batch(QueueUrl=url, Entries=entries)
-                if resp.get("Failed"):
-                    raise RuntimeError(f"{queue_env} refused {len(resp['Failed'])} message(s)")
+    for queue_env, bodies in work.messages.items():
+        entries = [{"MessageBody": json.dumps(b, separators=(",", ":"))} for b in bodies]
+        queues.send_all(env(queue_env), entries, queue_env)

@@ -12,7 +12,7 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from ecrm.platform import aws
+from ecrm.platform import queues
 from ecrm.platform.settings import env
 
 KINDS = frozenset({"transactional", "marketing"})
@@ -68,20 +68,14 @@ class OutboundEmail:
 
 
 def enqueue(emails: list[OutboundEmail]) -> None:
-    """Send messages to the email queue (batches of 10; any failure raises so the caller retries)."""
-    url = env("EMAIL_QUEUE_URL")
-    for start in range(0, len(emails), 10):
-        chunk = emails[start : start + 10]
-        entries = [
-            {
-                "Id": str(i),
-                "MessageBody": e.validate().to_json(),
-                "MessageAttributes": {
-                    "correlation_id": {"DataType": "String", "StringValue": e.correlation_id or "-"}
-                },
-            }
-            for i, e in enumerate(chunk)
-        ]
-        resp = aws.sqs().send_message_batch(QueueUrl=url, Entries=entries)
-        if resp.get("Failed"):
-            raise RuntimeError(f"email queue refused {len(resp['Failed'])} message(s): {resp['Failed'][0]}")
+    """Send messages to the email queue (any failure raises so the caller retries)."""
+    entries = [
+        {
+            "MessageBody": e.validate().to_json(),
+            "MessageAttributes": {
+                "correlation_id": {"DataType": "String", "StringValue": e.correlation_id or "-"}
+            },
+        }
+        for e in emails
+    ]
+    queues.send_all(env("EMAIL_QUEUE_URL"), entries, "email queue")
