@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 import requests
 
+from infra.local import gateway as gw
 from infra.local import tokens
 from infra.local.system import LocalSystem
 
@@ -24,6 +25,14 @@ def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSystem]:
     local = LocalSystem(outbox, http_port=0, moto_port=0, schedule_every_s=3600, seed=True).start()
     yield local
     local.stop()
+
+
+# What an IAM-signed request carries; the local gateway checks the SigV4 scheme (docs/local-stack.md).
+ADMIN_AUTHORIZATION = (
+    "AWS4-HMAC-SHA256 Credential=test/20261126/us-east-1/execute-api/aws4_request, "
+    "SignedHeaders=host;x-amz-date, Signature=local"
+)
+ADMIN = {"authorization": ADMIN_AUTHORIZATION}
 
 
 class Api:
@@ -48,11 +57,15 @@ class Api:
         if token:
             hdrs["Authorization"] = f"Bearer {token}"
         if admin:
-            hdrs["Authorization"] = (
-                "AWS4-HMAC-SHA256 Credential=test/20261126/us-east-1/execute-api/aws4_request, "
-                "SignedHeaders=host;x-amz-date, Signature=local"
-            )
+            hdrs["Authorization"] = ADMIN_AUTHORIZATION
         return self.http.request(method, self.base + path, json=json, data=data, headers=hdrs, timeout=30)
+
+
+@pytest.fixture(scope="session")
+def gateway(system: LocalSystem) -> gw.Gateway:
+    """The local API gateway, called in the test's own thread (to count its DynamoDB calls)."""
+    assert system.stack
+    return gw.Gateway(system.stack.functions["ApiFunction"])
 
 
 @pytest.fixture(scope="session")

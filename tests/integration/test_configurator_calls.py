@@ -3,26 +3,15 @@ validate click costs one GetItem; a cold container pays one more read to load an
 
 from __future__ import annotations
 
-import pytest
-
 from ecrm.catalog import cache
 from infra.local import gateway as gw
 from infra.local.system import LocalSystem
+from tests.integration.conftest import ADMIN
 from tests.integration.dynamodb_calls import counting, request
 from tests.integration.orders_helpers import order_body, unique_email
 
 SELECTION = {"size": "44", "width": "regular", "upper": "leather", "upper-colour": "black",
              "sole": "cushion", "sole-colour": "gum", "extras": ["reflective-laces"], "monogram": "A.L."}
-ADMIN = {
-    "authorization": "AWS4-HMAC-SHA256 Credential=test/20261126/us-east-1/execute-api/aws4_request, "
-    "SignedHeaders=host, Signature=local"
-}
-
-
-@pytest.fixture(scope="module")
-def gateway(system: LocalSystem) -> gw.Gateway:
-    assert system.stack
-    return gw.Gateway(system.stack.functions["ApiFunction"])
 
 
 def test_configurator_routes_stay_within_their_dynamodb_budget(

@@ -6,27 +6,16 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import pytest
-
 from ecrm.orders import carriers
 from ecrm.platform import clock
 from infra.local import gateway as gw
 from infra.local import tokens
 from infra.local.system import LocalSystem
+from tests.integration.conftest import ADMIN
 from tests.integration.dynamodb_calls import counting, request
 from tests.integration.orders_helpers import order_body, unique_email
 
 ROOT = Path(__file__).resolve().parents[2]
-ADMIN = {
-    "authorization": "AWS4-HMAC-SHA256 Credential=test/20261126/us-east-1/execute-api/aws4_request, "
-    "SignedHeaders=host, Signature=local"
-}
-
-
-@pytest.fixture(scope="module")
-def gateway(system: LocalSystem) -> gw.Gateway:
-    assert system.stack
-    return gw.Gateway(system.stack.functions["ApiFunction"])
 
 
 def test_order_routes_stay_within_their_dynamodb_budget(system: LocalSystem, gateway: gw.Gateway) -> None:

@@ -12,7 +12,6 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-import pytest
 import requests
 
 from ecrm.loyalty import store
@@ -20,7 +19,7 @@ from ecrm.loyalty.orders import order_snapshot
 from ecrm.platform import ddb
 from infra.local import gateway as gw
 from infra.local.system import LocalSystem
-from tests.integration.conftest import Api, settle
+from tests.integration.conftest import ADMIN, Api, settle
 from tests.integration.dynamodb_calls import counting, request
 from tests.integration.loyalty_helpers import Member, adjust, queue_url
 
@@ -188,12 +187,6 @@ def test_retried_redemption_with_the_same_key_spends_once(api: Api) -> None:
     assert other.status_code == 422 and other.json()["errors"][0]["field"] == "Idempotency-Key"
 
 
-@pytest.fixture(scope="module")
-def gateway(system: LocalSystem) -> gw.Gateway:
-    assert system.stack
-    return gw.Gateway(system.stack.functions["ApiFunction"])
-
-
 def test_one_read_per_balance_page_and_one_transaction_per_movement(
     api: Api, system: LocalSystem, gateway: gw.Gateway
 ) -> None:
@@ -232,7 +225,7 @@ def test_one_read_per_balance_page_and_one_transaction_per_movement(
             "POST",
             f"/admin/members/{m.customer_id}/adjustments",
             {"points": 5, "reason": "call budget"},
-            {"authorization": "AWS4-HMAC-SHA256 Credential=test/x/us-east-1/execute-api/aws4_request"},
+            ADMIN,
         )
     assert status == 201 and calls.on(crm) == ["Query", "TransactWriteItems"]
 
