@@ -15,6 +15,7 @@ from typing import Any
 from chalice.app import Chalice, Request, Response
 
 from ecrm.customers.identity import Customer, from_claims
+from ecrm.platform import coldstart
 from ecrm.platform.errors import AppError, BadRequest, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
 from ecrm.platform.idempotency import set_lambda_context
 from ecrm.platform.observability import logger, metrics, set_correlation_id
@@ -36,7 +37,10 @@ def correlation(event: Request, get_response: Any) -> Response:
     correlation_id = header if _CORRELATION.fullmatch(header or "") else ctx.get("requestId", "")
     set_correlation_id(correlation_id)
     set_lambda_context(event.lambda_context)
-    response = get_response(event)
+    try:
+        response = get_response(event)
+    finally:
+        coldstart.finish()  # the container's first request ends its init phase (GC paused until now)
     if 400 <= response.status_code < 500 and response.headers.get("Content-Type") != PROBLEM:
         response = _chalice_error_as_problem(response, event.path)
     response.headers["X-Correlation-Id"] = correlation_id

@@ -9,6 +9,7 @@ import re
 import statistics
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -134,6 +135,39 @@ def run_interleaved(cases: list[Case], n: int, warmup: int = 1) -> None:
         order = cases[i % len(cases) :] + cases[: i % len(cases)]
         for case in order:
             case.samples.append(run_once(case))
+
+
+_INSTRUCTIONS = re.compile(r"Collected : (\d+)")
+
+
+def instructions(case: Case, python: str = sys.executable) -> int:
+    """Machine instructions a fresh interpreter executes to run `case.code`, counted by valgrind's callgrind.
+
+    A count, not a time: other processes on the machine do not change it, so one run gives a ratio that
+    repeats (PYTHONHASHSEED is fixed for the same reason). It includes interpreter start-up: subtract the
+    count of an empty case. It misses what instructions do not show (waiting for the disk, cache misses)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        proc = subprocess.run(
+            [
+                "valgrind",
+                "--tool=callgrind",
+                f"--callgrind-out-file={tmp}/callgrind.out",
+                python,
+                "-c",
+                _CHILD.format(code=case.code),
+            ],
+            env={**case.env, "PYTHONHASHSEED": "0"},
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
+    if proc.returncode != 0:
+        raise RuntimeError(f"{case.name} failed under valgrind:\n{proc.stderr[-3000:]}")
+    found = _INSTRUCTIONS.search(proc.stderr)
+    if found is None:
+        raise RuntimeError(f"no instruction count in valgrind's output:\n{proc.stderr[-3000:]}")
+    return int(found.group(1))
 
 
 _COMPILE_CHILD = """

@@ -34,6 +34,7 @@ from _util import (
     child_env,
     compile_cost,
     importtime,
+    instructions,
     load_path,
     resolved_environment,
     run_interleaved,
@@ -227,6 +228,31 @@ def compile_table(cases: list[Case], baseline: Case) -> list[str]:
     return out
 
 
+def instructions_table(cases: list[Case]) -> list[str]:
+    """Each case's instructions net of interpreter start-up (an empty case), as a ratio to the baseline's."""
+    run_interleaved(cases, n=0)  # the warm-up round writes the .pyc files the counted runs then read
+    startup = instructions(Case("interpreter start-up", "pass\n", cases[0].env))
+    net = {case.name: instructions(case) - startup for case in cases}
+    base = net[cases[0].name]
+    rows = [
+        "Instructions (valgrind callgrind, PYTHONHASHSEED=0, net of interpreter start-up: "
+        f"{startup / 1e6:.0f} M)",
+        "",
+        "| entry point | clients | instructions (M) | ratio to baseline | target | result |",
+        "|---|---|---:|---:|---:|---|",
+    ]
+    for case in cases:
+        ratio = net[case.name] / base
+        if case.target is None:
+            target, verdict = "—", "baseline"
+        else:
+            target, verdict = f"≤ {case.target}x", "PASS" if ratio <= case.target else "FAIL"
+        clients = ", ".join(case.clients) or "—"
+        count = f"{net[case.name] / 1e6:.0f}"
+        rows.append(f"| {case.name} | {clients} | {count} | {ratio:.2f}x | {target} | {verdict} |")
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--n", type=int, default=15, help="timed runs per case (default 15)")
@@ -237,7 +263,16 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="set AWS_XRAY_DAEMON_ADDRESS as Lambda does with Tracing: Active (Tracer imported)",
     )
+    parser.add_argument(
+        "--instructions",
+        action="store_true",
+        help="count instructions with valgrind instead of timing (one run per case, repeatable when busy)",
+    )
     args = parser.parse_args(argv)
+    if args.instructions:
+        main_cases, _, _ = build_cases(args.xray)
+        print("\n".join(instructions_table(main_cases)))
+        return 0
 
     main_cases, extra, api = build_cases(args.xray)
     cases = main_cases + ([] if args.no_first_request else extra)

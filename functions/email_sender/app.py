@@ -8,7 +8,7 @@ from ecrm.mail import sender
 from ecrm.mail.outbound import OutboundEmail
 from ecrm.platform import batch
 from ecrm.platform.idempotency import set_lambda_context
-from ecrm.platform.observability import capture_lambda_handler, logger, metrics
+from ecrm.platform.observability import lambda_handler, logger
 
 
 def record_handler(record: dict[str, Any]) -> None:
@@ -18,9 +18,7 @@ def record_handler(record: dict[str, Any]) -> None:
     sender.deliver(OutboundEmail.from_json(record["body"]))
 
 
-@capture_lambda_handler
-@metrics.log_metrics
-@logger.inject_lambda_context
+@lambda_handler
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Lambda entry point."""
     set_lambda_context(context)

@@ -12,7 +12,7 @@ from typing import Any
 from ecrm.mail import inbox
 from ecrm.mail.inbound import parse_inbound
 from ecrm.platform import aws
-from ecrm.platform.observability import capture_lambda_handler, logger, metrics
+from ecrm.platform.observability import lambda_handler, logger
 from ecrm.platform.settings import env
 
 _UNSUBSCRIBE = re.compile(r"^unsubscribe\s+(u1\.[A-Za-z0-9_.-]{10,400})$", re.IGNORECASE)
@@ -66,9 +66,7 @@ def process_record(record: dict[str, Any]) -> dict[str, Any]:
     return outcome.to_dict()
 
 
-@capture_lambda_handler
-@metrics.log_metrics
-@logger.inject_lambda_context
+@lambda_handler
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Lambda entry point (SES invokes with one record)."""
     results = []

@@ -6,12 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 from ecrm.loyalty import jobs
-from ecrm.platform.observability import capture_lambda_handler, logger, metrics
+from ecrm.platform.observability import lambda_handler
 
 
-@capture_lambda_handler
-@metrics.log_metrics
-@logger.inject_lambda_context
+@lambda_handler
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Lambda entry point."""
     return jobs.run(event)

@@ -10,7 +10,7 @@ from typing import Any
 
 from ecrm.loyalty import worker
 from ecrm.platform import batch
-from ecrm.platform.observability import capture_lambda_handler, logger, metrics
+from ecrm.platform.observability import lambda_handler, logger
 
 
 def record_handler(record: dict[str, Any]) -> None:
@@ -20,9 +20,7 @@ def record_handler(record: dict[str, Any]) -> None:
     worker.handle(message)
 
 
-@capture_lambda_handler
-@metrics.log_metrics
-@logger.inject_lambda_context
+@lambda_handler
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Lambda entry point."""
     return batch.sqs(event, record_handler)

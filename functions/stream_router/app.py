@@ -8,7 +8,7 @@ from typing import Any
 
 from ecrm.events import router
 from ecrm.platform import batch
-from ecrm.platform.observability import capture_lambda_handler, logger, metrics
+from ecrm.platform.observability import lambda_handler, logger
 
 
 def record_handler(record: dict[str, Any]) -> None:
@@ -18,9 +18,7 @@ def record_handler(record: dict[str, Any]) -> None:
     router.perform(router.route(change))
 
 
-@capture_lambda_handler
-@metrics.log_metrics
-@logger.inject_lambda_context
+@lambda_handler
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Lambda entry point."""
     return batch.dynamodb_stream(event, record_handler)

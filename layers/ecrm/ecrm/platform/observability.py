@@ -5,6 +5,7 @@ The Tracer pulls in the X-Ray SDK (~300 ms import), so it is only imported when 
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable
 from functools import cache
@@ -12,6 +13,8 @@ from typing import Any, TypeVar
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
+
+from ecrm.platform import coldstart
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -38,11 +41,21 @@ def _tracer() -> Any:
     return Tracer()
 
 
-def capture_lambda_handler(fn: F) -> F:
-    """Tracer.capture_lambda_handler when tracing is on; the function itself otherwise."""
-    if not tracing_enabled():
-        return fn
-    return _tracer().capture_lambda_handler(fn)
+def lambda_handler(fn: F) -> F:
+    """What every function's handler wears: the Lambda context in each log line, metrics flushed at the end,
+    tracing when it is on, and the end of the cold start after the first invocation (`coldstart.finish`)."""
+    wrapped = metrics.log_metrics(logger.inject_lambda_context(fn))
+    if tracing_enabled():
+        wrapped = _tracer().capture_lambda_handler(wrapped)
+
+    @functools.wraps(fn)
+    def handler(event: Any, context: Any) -> Any:
+        try:
+            return wrapped(event, context)
+        finally:
+            coldstart.finish()
+
+    return handler  # type: ignore[return-value]
 
 
 def set_correlation_id(value: str | None) -> None:
