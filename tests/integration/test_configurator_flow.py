@@ -153,9 +153,18 @@ def test_configure_step_by_step_save_share_order_then_versions_and_retirement(
     assert api.call("POST", f"/admin/products/{pid}/versions/1/retire", admin=True).status_code == 200
     gone = problem(api.call("GET", f"/configurations/{cid}"), 410, "version")
     assert gone["version"] == 1 and "version 1" in gone["detail"]
-    refused = api.call("POST", "/orders", json=order_body(unique_email(), lines=[{"configuration_id": cid,
-                                                                                  "quantity": 1}]))
-    assert problem(refused, 410, "configuration_id")["version"] == 1
+    # The problem names the line that carries the retired configuration, as every per-line error does.
+    current = api.call("POST", f"/products/{pid}/configurations", json={"selection": CAR_GT}).json()
+    assert current["version"] == 2
+    lines = [{"configuration_id": current["configuration_id"], "quantity": 1},
+             {"sku": "TEE-ORG-M", "quantity": 1}, {"configuration_id": cid, "quantity": 1}]
+    refused = problem(api.call("POST", "/orders", json=order_body(unique_email(), lines=lines)), 410,
+                      "lines.2.configuration_id")
+    assert [e["field"] for e in refused["errors"]] == ["lines.2.configuration_id"]
+    assert refused["version"] == 1 and refused["configuration_id"] == cid
+    alone = api.call("POST", "/orders", json=order_body(unique_email(), lines=[{"configuration_id": cid,
+                                                                                "quantity": 1}]))
+    assert problem(alone, 410, "lines.0.configuration_id")["version"] == 1
     problem(api.call("POST", validate, json={"selection": CAR_GT, "version": 1}), 410, "version")
     problem(api.call("POST", f"/products/{pid}/configurations", json={"selection": CAR_GT, "version": 1}),
             410, "version")
@@ -164,6 +173,11 @@ def test_configure_step_by_step_save_share_order_then_versions_and_retirement(
     # 9. Retiring the current version takes the product off sale.
     assert api.call("POST", f"/admin/products/{pid}/versions/2/retire", admin=True).status_code == 200
     problem(api.call("GET", f"/products/{pid}"), 410, "version")
+    # Two retired configurations: the first line at fault is named (as for unknown SKUs).
+    for both in ([lines[2], lines[1], lines[0]], lines):
+        first = problem(api.call("POST", "/orders", json=order_body(unique_email(), lines=both)), 410,
+                        "lines.0.configuration_id")
+        assert first["configuration_id"] == both[0]["configuration_id"]
     assert pid not in {p["product_id"] for p in api.call("GET", "/products").json()["products"]}
     problem(api.call("POST", f"/admin/products/{pid}/versions/7/retire", admin=True), 404, "version")
 

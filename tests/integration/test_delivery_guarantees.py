@@ -11,7 +11,7 @@ from ecrm.mail.outbound import OutboundEmail
 from ecrm.orders import carriers
 from ecrm.platform import clock
 from infra.local.system import LocalSystem
-from tests.integration.conftest import Api, outbox_for, settle, wait_for
+from tests.integration.conftest import Api, body_text, outbox_for, settle, wait_for
 from tests.integration.orders_helpers import order_body, unique_email
 
 
@@ -88,6 +88,14 @@ def test_a_stream_record_delivered_twice_sends_one_email(api: Api, system: Local
     email = unique_email()
     oid = api.call("POST", "/orders", json=order_body(email)).json()["order_id"]
     wait_for(lambda: outbox_for(system, email))
+    _replay_order_stream(system, oid)
+    _replay_order_stream(system, oid)
+    settle(system)
+    assert len(outbox_for(system, email)) == 1
+
+
+def _replay_order_stream(system: LocalSystem, oid: str) -> None:
+    """Deliver every stream record of an order item to the stream router again (a Lambda retry)."""
     assert system.stack
     streams = boto3.client("dynamodbstreams", endpoint_url=system.stack.endpoint)
     arn = system.stack.attributes["CrmTable"]["StreamArn"]
@@ -113,9 +121,88 @@ def test_a_stream_record_delivered_twice_sends_one_email(api: Api, system: Local
     event = json.loads(json.dumps({"Records": mine}, default=str))
     router = system.stack.functions["StreamRouterFunction"]
     assert router.invoke(event) == {"batchItemFailures": []}
-    assert router.invoke(event) == {"batchItemFailures": []}
+
+
+def _shipped_numbers(system: LocalSystem, email: str, oid: str) -> list[str]:
+    """The tracking number of every "has shipped" email to `email`, as sent (one entry per email)."""
+    numbers = []
+    for mail in outbox_for(system, email):
+        if mail["Subject"] == f"Order {oid} has shipped":
+            numbers.append(body_text(mail).split("tracking number ", 1)[1].split(".", 1)[0])
+    return numbers
+
+
+def test_a_relabelled_parcel_gets_its_new_number_recorded_and_emailed_once(
+    api: Api, system: LocalSystem
+) -> None:
+    email = unique_email()
+    placed = api.call("POST", "/orders", json=order_body(email)).json()
+    oid, token = placed["order_id"], placed["tracking_url"].rsplit("/", 1)[1]
+    path = f"/admin/orders/{oid}/status"
+    first, second, third = ("3S" + uuid.uuid4().hex[:12].upper() for _ in range(3))
+    _ship(api, oid, first)
+
+    # Same status, new carrier and number (typed with spaces and in lower case, normalised as webhooks are).
+    relabel = {"status": "shipped", "carrier": "DHL", "tracking_number": f"{second[:6]} {second[6:]}".lower()}
+    resp = api.call("POST", path, json=relabel, admin=True)
+    assert resp.status_code == 200, resp.text
+    assert resp.json() == {"order_id": oid, "status": "shipped", "changed": True}
+    # A retry of the request and the same number typed differently change nothing.
+    for body in (relabel, {**relabel, "tracking_number": second, "carrier": "dhl"}):
+        again = api.call("POST", path, json=body, admin=True)
+        assert again.status_code == 200 and again.json()["changed"] is False, again.text
+    tracked = api.call("GET", f"/track/{token}").json()
+    assert tracked["status"] == "shipped"
+    assert tracked["tracking"] == {"carrier": "dhl", "tracking_number": second}
+    assert [e["status"] for e in tracked["timeline"]] == ["placed", "paid", "shipped", None]
+    entry = tracked["timeline"][-1]
+    assert entry["source"] == "admin"
+    assert entry["note"] == f"tracking number changed from postnl {first} to dhl {second}"
+
+    # The customer hears about the new number once, even when the stream delivers the change again.
+    wait_for(lambda: len(_shipped_numbers(system, email, oid)) >= 2)
+    _replay_order_stream(system, oid)
     settle(system)
-    assert len(outbox_for(system, email)) == 1
+    assert sorted(_shipped_numbers(system, email, oid)) == sorted([first, second])
+
+    # Carrier events now find the order by the new number.
+    event = {"event_id": f"evt-{uuid.uuid4().hex}", "carrier": "dhl", "tracking_number": second,
+             "tag": "InTransit", "occurred_at": clock.iso(clock.now())}
+    raw, headers = _signed(system, event)
+    moved = api.call("POST", "/carrier-events", data=raw, headers=headers)
+    assert moved.status_code == 200 and moved.json()["status"] == "in_transit", moved.text
+
+    # Re-labelled again while in transit: recorded, emailed, the status stays.
+    in_transit = {"status": "in_transit", "carrier": "dhl", "tracking_number": third}
+    assert api.call("POST", path, json=in_transit, admin=True).json()["changed"] is True
+    assert api.call("POST", path, json={"status": "in_transit"}, admin=True).json()["changed"] is False
+    wait_for(lambda: third in _shipped_numbers(system, email, oid))
+
+    # Another order's number is refused; so is a new number once the parcel is delivered.
+    other_email = unique_email()
+    other_placed = api.call("POST", "/orders", json=order_body(other_email)).json()
+    other = other_placed["order_id"]
+    other_number = "3S" + uuid.uuid4().hex[:12].upper()
+    assert api.call("POST", f"/admin/orders/{other}/status", json={"status": "paid"}, admin=True).ok
+    # Before shipment a number is recorded without an email (the shipped email will carry it).
+    label = {"status": "paid", "carrier": "postnl", "tracking_number": other_number}
+    assert api.call("POST", f"/admin/orders/{other}/status", json=label, admin=True).json()["changed"] is True
+    taken = api.call("POST", path, json={**in_transit, "carrier": "postnl", "tracking_number": other_number},
+                     admin=True)
+    assert taken.status_code == 409 and taken.json()["errors"][0]["field"] == "tracking_number"
+    assert api.call("POST", path, json={"status": "delivered"}, admin=True).json()["changed"] is True
+    late = api.call("POST", path, json={"status": "delivered", "carrier": "dhl", "tracking_number": first},
+                    admin=True)
+    assert late.status_code == 409, late.text
+    assert late.json()["errors"][0]["field"] == "tracking_number"
+    same = {"status": "delivered", "carrier": "dhl", "tracking_number": third}
+    assert api.call("POST", path, json=same, admin=True).json()["changed"] is False
+
+    settle(system)
+    assert sorted(_shipped_numbers(system, email, oid)) == sorted([first, second, third])
+    assert [m["Subject"] for m in outbox_for(system, other_email)] == [f"Order {other} confirmed"]
+    other_view = api.call("GET", "/track/" + other_placed["tracking_url"].rsplit("/", 1)[1]).json()
+    assert other_view["status"] == "paid" and other_view["tracking"]["tracking_number"] == other_number
 
 
 def test_a_queue_message_delivered_twice_sends_one_email(system: LocalSystem) -> None:

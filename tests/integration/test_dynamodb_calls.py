@@ -78,6 +78,13 @@ def test_order_routes_stay_within_their_dynamodb_budget(system: LocalSystem, gat
     # tracking number -> order id, the order, one transaction (carriers do not know our order ids)
     assert calls.on(crm) == ["GetItem", "GetItem", "TransactWriteItems"]
 
+    # A re-labelled parcel: the order, then one transaction (order, timeline entry, tracking index).
+    relabel = {"status": "in_transit", "carrier": "ups", "tracking_number": "CNX" + oid[4:]}
+    with counting() as calls:
+        status, _ = request(gateway, "POST", f"/admin/orders/{oid}/status", relabel, ADMIN)
+    assert status == 200
+    assert calls.on(crm) == ["GetItem", "TransactWriteItems"]
+
 
 def test_no_code_path_scans_the_table() -> None:
     sources = [ROOT / "app.py", *ROOT.glob("functions/*/app.py"), *ROOT.glob("layers/ecrm/ecrm/**/*.py")]

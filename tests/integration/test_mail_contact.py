@@ -3,6 +3,7 @@ the local gateway (HTTP -> API function -> DynamoDB -> stream -> queue -> sender
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 
@@ -166,6 +167,12 @@ def test_faq_edits_are_validated_and_answer_the_next_message(api: Api, system: L
         faq_store.invalidate()
 
 
+def _encoded(key: dict[str, object]) -> str:
+    """A cursor-shaped string for `key` (url-safe base64 of compact JSON, unpadded)."""
+    raw = json.dumps(key, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
 def test_unanswered_cases_are_listed_for_staff_newest_first_and_paged(api: Api, system: LocalSystem) -> None:
     refs = []
     for _ in range(3):
@@ -188,7 +195,17 @@ def test_unanswered_cases_are_listed_for_staff_newest_first_and_paged(api: Api, 
     assert page2["cases"][0]["case_ref"] == refs[0]
     everything = api.call("GET", "/admin/cases?unanswered=1&limit=100", admin=True).json()["cases"]
     assert answered not in [c["case_ref"] for c in everything]
-    assert api.call("GET", "/admin/cases?unanswered=1&cursor=bogus", admin=True).status_code == 422
+
+    # A bad cursor is the same 400 problem naming `cursor` as on /me/orders and /me/points.
+    cursor = page1["next_cursor"]
+    case_key = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    foreign = dict(case_key, gsi2pk={"S": "ORDERS_BY_EMAIL#someone@example.com"})
+    plain = {k: v["S"] for k, v in case_key.items()}  # the shape the old codec produced
+    for bad in ("bogus", _encoded(foreign), _encoded(plain), _encoded({**case_key, "extra": {"S": "x"}})):
+        refused = api.call("GET", f"/admin/cases?unanswered=1&cursor={bad}", admin=True)
+        assert refused.status_code == 400, (bad, refused.text)
+        assert refused.headers["Content-Type"] == PROBLEM
+        assert [e["field"] for e in refused.json()["errors"]] == ["cursor"]
 
 
 def test_one_click_unsubscribe_blocks_marketing_but_not_transactional_mail(

@@ -194,3 +194,21 @@ def test_allowed_next_matches_can_transition() -> None:
     for current in ORDER_STATUSES:
         assert lifecycle.allowed_next(current) == {n for n in ORDER_STATUSES if can_transition(current, n)}
     assert lifecycle.allowed_next("bogus") == frozenset()
+
+
+def test_on_the_way_is_shipped_until_the_last_delivery_attempt() -> None:
+    assert {"shipped", "in_transit", "out_for_delivery", "delivery_exception"} == lifecycle.ON_THE_WAY
+    # From on its way, a parcel stays on its way, arrives, or comes back.
+    for status in lifecycle.ON_THE_WAY:
+        assert lifecycle.allowed_next(status) <= lifecycle.ON_THE_WAY | {"delivered", "returned"}
+
+
+@pytest.mark.parametrize("status", ORDER_STATUSES)
+def test_tracking_may_change_before_and_during_the_journey_only(status: str) -> None:
+    if status in {"delivered", "cancelled", "returned"}:
+        with pytest.raises(Conflict) as info:
+            lifecycle.check_tracking_change(status)
+        assert info.value.field == "tracking_number" and status in info.value.detail
+        assert info.value.to_problem()["current_status"] == status
+    else:
+        lifecycle.check_tracking_change(status)

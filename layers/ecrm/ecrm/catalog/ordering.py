@@ -13,6 +13,7 @@ stream lags by seconds against a 30-day TTL.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from ecrm.catalog import cache, store
@@ -23,12 +24,16 @@ from ecrm.platform.errors import Gone, ValidationFailed
 MAX_CONFIGURATIONS = 50
 
 
-def price_configurations(configuration_ids: list[str]) -> dict[str, tuple[int, str, str]]:
+def price_configurations(
+    configuration_ids: list[str], fields: Mapping[str, str] | None = None
+) -> dict[str, tuple[int, str, str]]:
     """configuration_id -> (unit price in minor units, currency, name), priced now on the saved version.
 
     Unknown or expired ids are left out (the order then names the line: `lines.N.configuration_id`).
     A configuration whose version was retired is a 410 naming the configuration and the version; one that
     no longer validates (it cannot, versions are immutable, unless the engine's rules changed) is a 422.
+    Both name the request field that carried the id: `fields[configuration_id]` (the order passes
+    `lines.N.configuration_id`), `configuration_id` when it is not given.
     Two or three DynamoDB calls: BatchGetItem of the configurations, BatchGetItem of their versions (status
     only when every model is cached; whole documents otherwise).
     """
@@ -46,8 +51,10 @@ def price_configurations(configuration_ids: list[str]) -> dict[str, tuple[int, s
     cached = {k: cache.get(*k) for k in keys}
     versions = store.get_versions(keys, status_only=all(v is not None for v in cached.values()))
     prices: dict[str, tuple[int, str, str]] = {}
-    for cid in sorted(configs):
+    # In the caller's order (the order's lines), so the first line at fault is the one named, as for SKUs.
+    for cid in (c for c in dict.fromkeys(configuration_ids) if c in configs):
         item = configs[cid]
+        field = (fields or {}).get(cid, "configuration_id")
         key = (str(item["product_id"]), int(item["version"]))
         version_item = versions.get(key)
         if version_item is None:
@@ -56,21 +63,21 @@ def price_configurations(configuration_ids: list[str]) -> dict[str, tuple[int, s
             raise Gone(
                 f"configuration {cid} was saved on version {key[1]} of product {key[0]}, which was retired; "
                 "configure the product again",
-                field="configuration_id", configuration_id=cid, product_id=key[0], version=key[1],
+                field=field, configuration_id=cid, product_id=key[0], version=key[1],
             )
         entry = cached[key] or cache.put(key[0], key[1], version_item["document"])
         try:
             evaluation = evaluate(entry.model, item["selection"], full=False)
         except SelectionError as err:
-            raise _no_longer_valid(cid, str(err)) from err
+            raise _no_longer_valid(cid, field, str(err)) from err
         if not evaluation.valid:
-            raise _no_longer_valid(cid, "; ".join(v.message for v in evaluation.violations))
+            raise _no_longer_valid(cid, field, "; ".join(v.message for v in evaluation.violations))
         prices[cid] = (evaluation.price.total, evaluation.price.currency, entry.model.name)
     return prices
 
 
-def _no_longer_valid(cid: str, why: str) -> ValidationFailed:
-    return ValidationFailed(f"configuration {cid} is no longer valid: {why}", field="configuration_id",
+def _no_longer_valid(cid: str, field: str, why: str) -> ValidationFailed:
+    return ValidationFailed(f"configuration {cid} is no longer valid: {why}", field=field,
                             configuration_id=cid)
 
 

@@ -14,14 +14,12 @@ Keys (see docs/data-model.md):
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import json
 from typing import Any
 
 from ecrm.events.router import Change, Work
 from ecrm.mail.outbound import OutboundEmail
-from ecrm.platform import aws, ddb
+from ecrm.platform import aws, ddb, paging
 from ecrm.platform.errors import ValidationFailed
 from ecrm.platform.settings import table_name
 
@@ -112,7 +110,8 @@ def messages(case_ref: str) -> list[dict[str, Any]]:
 
 
 def list_unanswered(limit: int, cursor: str | None) -> dict[str, Any]:
-    """Cases waiting for a person, newest first: one Query on the sparse gsi2 partition."""
+    """Cases waiting for a person, newest first: one Query on the sparse gsi2 partition. A cursor that is
+    not one this list returned is a 400 naming `cursor` (`ecrm.platform.paging`)."""
     if not 1 <= limit <= MAX_PAGE:
         raise ValidationFailed(f"must be between 1 and {MAX_PAGE}", field="limit")
     kwargs: dict[str, Any] = {
@@ -124,11 +123,16 @@ def list_unanswered(limit: int, cursor: str | None) -> dict[str, Any]:
         "Limit": limit,
     }
     if cursor:
-        kwargs["ExclusiveStartKey"] = _decode_cursor(cursor)
+        kwargs["ExclusiveStartKey"] = paging.decode(cursor, _unanswered_key, paging.GSI2_KEYS)
     resp = aws.dynamodb().query(**kwargs)
     cases = [_case_view(ddb.from_item(i) or {}) for i in resp.get("Items", [])]
     last = resp.get("LastEvaluatedKey")
-    return {"cases": cases, "next_cursor": _encode_cursor(last) if last else None}
+    return {"cases": cases, "next_cursor": paging.encode(last) if last else None}
+
+
+def _unanswered_key(key: dict[str, str]) -> bool:
+    # A cursor only ever resumes the unanswered list, at a case item.
+    return key["gsi2pk"] == UNANSWERED_GSI2PK and key["pk"].startswith("CASE#") and key["sk"] == CASE_SK
 
 
 def _case_view(case: dict[str, Any]) -> dict[str, Any]:
@@ -150,49 +154,24 @@ def _case_view(case: dict[str, Any]) -> dict[str, Any]:
     return {k: case.get(k) for k in keys}
 
 
-def _encode_cursor(key: dict[str, Any]) -> str:
-    plain = ddb.from_item(key) or {}
-    return base64.urlsafe_b64encode(json.dumps(plain, separators=(",", ":")).encode()).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> dict[str, Any]:
-    try:
-        doc = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        if not isinstance(doc, dict) or doc.get("gsi2pk") != UNANSWERED_GSI2PK:
-            raise ValueError("foreign cursor")
-        if set(doc) != {"pk", "sk", "gsi2pk", "gsi2sk"} or not all(isinstance(v, str) for v in doc.values()):
-            raise ValueError("bad cursor keys")
-        return ddb.to_item(doc)
-    except (ValueError, TypeError) as err:
-        raise ValidationFailed("not a cursor this API returned", field="cursor") from err
-
-
 # ------------------------------------------------------------------ writes
 def claim_autoreply_slot(sender: str, inbound_id: str, now_epoch: int, window_s: int) -> bool:
     """Take the sender's automatic-reply slot for `window_s` seconds (conditional put). A retried invocation
     for the same message gets its own slot back, so a retry still replies once."""
-    try:
-        aws.dynamodb().put_item(
-            TableName=table_name(),
-            Item=ddb.to_item(
-                {
-                    "pk": f"AUTOREPLY#{sender}",
-                    "sk": "AUTOREPLY",
-                    "type": "AUTOREPLY",
-                    "inbound_id": inbound_id,
-                    "until": now_epoch + window_s,
-                    "ttl": now_epoch + window_s,
-                }
-            ),
-            ConditionExpression="attribute_not_exists(pk) OR #u < :now OR inbound_id = :id",
-            ExpressionAttributeNames={"#u": "until"},
-            ExpressionAttributeValues=ddb.values({":now": now_epoch, ":id": inbound_id}),
-        )
-        return True
-    except Exception as err:  # only a failed condition means "not now"
-        if ddb.is_condition_failure(err):
-            return False
-        raise
+    return ddb.put_if_absent(
+        table_name(),
+        {
+            "pk": f"AUTOREPLY#{sender}",
+            "sk": "AUTOREPLY",
+            "type": "AUTOREPLY",
+            "inbound_id": inbound_id,
+            "until": now_epoch + window_s,
+            "ttl": now_epoch + window_s,
+        },
+        replace_if="#u < :now OR inbound_id = :id",
+        names={"#u": "until"},
+        values={":now": now_epoch, ":id": inbound_id},
+    )
 
 
 def file_message(

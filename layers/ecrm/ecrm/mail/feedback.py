@@ -10,7 +10,7 @@ import json
 from typing import Any
 
 from ecrm.mail.inbound import is_valid_address
-from ecrm.platform import aws, clock, ddb
+from ecrm.platform import clock, ddb
 from ecrm.platform.observability import count, logger
 from ecrm.platform.settings import table_name
 
@@ -50,26 +50,17 @@ def apply(notification: dict[str, Any]) -> list[str]:
     now = clock.iso(clock.now())
     done = []
     for address, reason in addresses_to_suppress(notification):
-        try:
-            aws.dynamodb().put_item(
-                TableName=table_name(),
-                Item=ddb.to_item(
-                    {
-                        "pk": f"SUPPRESS#{address}",
-                        "sk": "SUPPRESS",
-                        "type": "SUPPRESSION",
-                        "email": address,
-                        "reason": reason,
-                        "at": now,
-                        "ses_message_id": (notification.get("mail") or {}).get("messageId"),
-                    }
-                ),
-                ConditionExpression="attribute_not_exists(pk)",
-            )
+        item = {
+            "pk": f"SUPPRESS#{address}",
+            "sk": "SUPPRESS",
+            "type": "SUPPRESSION",
+            "email": address,
+            "reason": reason,
+            "at": now,
+            "ses_message_id": (notification.get("mail") or {}).get("messageId"),
+        }
+        if ddb.put_if_absent(table_name(), item):
             count("AddressSuppressed")
-        except Exception as err:
-            if not ddb.is_condition_failure(err):
-                raise
         done.append(address)
     kind = notification.get("eventType") or notification.get("notificationType")
     logger.info("ses feedback", extra={"kind": kind, "suppressed": len(done)})

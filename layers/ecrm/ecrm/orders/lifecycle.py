@@ -44,6 +44,13 @@ POST_SHIPMENT: frozenset[str] = frozenset(
     {SHIPPED, IN_TRANSIT, OUT_FOR_DELIVERY, DELIVERY_EXCEPTION, DELIVERED}
 )
 
+# Statuses in which the parcel is on its way to the customer (label bought up to the last delivery attempt):
+# a new tracking number here (a re-labelled parcel) is news the customer needs.
+ON_THE_WAY: frozenset[str] = POST_SHIPMENT - {DELIVERED}
+# Statuses in which staff may record or replace the tracking number without changing the status: before
+# shipment (a label bought ahead of hand-off) and on the way. Not once delivered, cancelled or returned.
+TRACKING_EDITABLE: frozenset[str] = PRE_SHIPMENT | ON_THE_WAY
+
 TRANSITIONS: Mapping[str, frozenset[str]] = {
     # Payment may be captured later (bank transfer) or never (the customer gives up): cancel.
     PLACED: frozenset({PAID, CANCELLED}),
@@ -163,6 +170,16 @@ def is_terminal(status: str) -> bool:
     if status not in TRANSITIONS:
         raise ValueError(f"unknown order status {status!r}")
     return not TRANSITIONS[status]
+
+
+def check_tracking_change(status: str) -> None:
+    """Return silently when an order in `status` may get a new tracking number without a status change.
+
+    Raises `Conflict` naming `tracking_number` otherwise: a delivered, cancelled or returned parcel is not
+    re-labelled (a return travels under its own label, see docs/orders.md)."""
+    if status not in TRACKING_EDITABLE:
+        raise Conflict(f"the tracking number of {_article(status)} {status} order cannot change",
+                       field="tracking_number", current_status=status)
 
 
 def is_notifying(status: str) -> bool:

@@ -1,5 +1,6 @@
-"""What an order change implies: one email per (order, status), and a timeline entry when staff changed the
-status directly in the DynamoDB console (the API writes its own entries in the same transaction)."""
+"""What an order change implies: one email per (order, status), one per new tracking number of a parcel on its
+way (a re-label), and a timeline entry when staff changed the status directly in the DynamoDB console (the
+API writes its own entries in the same transaction)."""
 
 from __future__ import annotations
 
@@ -37,6 +38,19 @@ def on_order_change(change: Change) -> Work:
             )
         )
     status = new.get("status")
+    entered_shipped = status == lifecycle.SHIPPED and (old or {}).get("status") != status
+    if relabelled(new, old) and not entered_shipped:  # entering `shipped` sends that email, with the number
+        work.emails.append(
+            OutboundEmail(
+                to=new["email"],
+                kind="transactional",
+                template=email_kind_for(lifecycle.SHIPPED),
+                data=email_data(new),
+                dedupe_key=tracking_dedupe_key(new),
+                customer_id=new.get("customer_id"),
+                correlation_id=change.correlation_id,
+            )
+        )
     if old is not None and old.get("status") == status:
         return work
     if old is not None and new.get("event_seq") == old.get("event_seq"):
@@ -55,6 +69,27 @@ def on_order_change(change: Change) -> Work:
             )
         )
     return work
+
+
+def relabelled(new: dict[str, Any], old: dict[str, Any] | None) -> bool:
+    """True when this change gave a parcel that was already on its way a tracking number it did not have
+    (a re-labelled parcel): the customer needs the new number. The first number comes with the `shipped`
+    email itself (the order was not on its way before), so it is not counted here."""
+    if old is None or not new.get("tracking_number"):
+        return False
+    if old.get("status") not in lifecycle.ON_THE_WAY or new.get("status") not in lifecycle.ON_THE_WAY:
+        return False
+    return any(new.get(k) != old.get(k) for k in ("carrier", "tracking_number"))
+
+
+def tracking_dedupe_key(order: dict[str, Any]) -> str:
+    """One "your parcel has a new tracking number" email per change: the number names what was sent, and
+    the write's `event_seq` tells a later change back to an earlier number from a redelivered stream record
+    (which carries the same `event_seq`, so it is sent once)."""
+    return (
+        f"order#{order['order_id']}#tracking#{order.get('carrier')}#{order['tracking_number']}"
+        f"#{order.get('event_seq')}"
+    )
 
 
 def _new_return(new: dict[str, Any], old: dict[str, Any] | None) -> dict[str, Any] | None:

@@ -79,11 +79,13 @@ def _price(request: PlaceOrderRequest) -> tuple[Any, dict[str, str]]:
     wanted = [ln.sku for ln in request.lines if ln.sku]
     found = skus.get_many(wanted)
     prices = {s: (d["price"], d["currency"], d["name"]) for s, d in found.items() if d.get("active", True)}
-    configs = [ln for ln in request.lines if ln.configuration_id]
+    # A configuration id appears on one line only (validated), so its problems can name that line.
+    configs = {ln.configuration_id: f"lines.{i}.configuration_id"
+               for i, ln in enumerate(request.lines) if ln.configuration_id}
     if configs:
         from ecrm.catalog import ordering  # the configurator prices saved configurations at order time
 
-        prices.update(ordering.price_configurations([ln.configuration_id for ln in configs]))
+        prices.update(ordering.price_configurations(list(configs), fields=configs))
     categories = {s: str(d["category"]) for s, d in found.items() if d.get("category")}
     return price_order(request.lines, prices, request.currency), categories
 
@@ -172,17 +174,42 @@ def _validate_status_change(body: Any) -> dict[str, Any]:
 
 
 def admin_change_status(order_id: str, body: Any, actor: str, correlation_id: str | None) -> dict[str, Any]:
-    """Staff move an order along its lifecycle; an illegal move is a 409 with the reason."""
+    """Staff move an order along its lifecycle; an illegal move is a 409 with the reason.
+
+    The current status again with a tracking number the order does not have yet (a re-labelled parcel)
+    records the new number and a timeline entry saying so; the stream then emails the customer the new
+    number if the parcel is on its way (notifications.on_order_change). The same status with the same or
+    no tracking number changes nothing, so a retried request is a no-op."""
     change = _validate_status_change(body)
     order = store.get_order(order_id)
     if order is None:
         raise NotFound(f"order {order_id} not found", field="order_id")
     if change["status"] == order["status"]:
-        return {"order_id": order_id, "status": order["status"], "changed": False}
+        changed = _change_tracking(order, change, actor, correlation_id)
+        return {"order_id": order_id, "status": order["status"], "changed": changed}
     lifecycle.check_transition(order["status"], change["status"])
     _apply(order, change["status"], "admin", change["note"], correlation_id, actor=actor,
            carrier=change["carrier"], tracking_number=change["tracking_number"])
     return {"order_id": order_id, "status": change["status"], "changed": True}
+
+
+def _change_tracking(order: dict[str, Any], change: dict[str, Any], actor: str,
+                     correlation_id: str | None) -> bool:
+    """Record a tracking number the order does not have yet, with a timeline entry; False (nothing written)
+    when the request names no tracking number or the one the order already has."""
+    carrier, number = change["carrier"], change["tracking_number"]
+    if not number or (carrier, number) == (order.get("carrier"), order.get("tracking_number")):
+        return False
+    lifecycle.check_tracking_change(order["status"])
+    what = "tracking number changed"
+    if order.get("tracking_number"):
+        what += f" from {order.get('carrier')} {order['tracking_number']}"
+    what += f" to {carrier} {number}"
+    note = f"{what}: {change['note']}" if change["note"] else what
+    _apply(order, None, "admin", note, correlation_id, actor=actor, carrier=carrier, tracking_number=number)
+    count("OrderTrackingChanged")
+    logger.info("order tracking number changed", extra={"order_id": order["order_id"], "carrier": carrier})
+    return True
 
 
 def carrier_event(raw_body: bytes, signature: str | None, correlation_id: str | None) -> dict[str, Any]:
@@ -267,6 +294,7 @@ def _apply(order: dict[str, Any], new_status: str | None, source: str, note: str
         changes.update(carrier=carrier, tracking_number=tracking_number)
         tracking = {"pk": store.tracking_pk(carrier, tracking_number), "sk": "TRACKING", "type": "TRACKING",
                     "order_id": order["order_id"]}
+        event.update(carrier=carrier, tracking_number=tracking_number)
     if checkpoint:
         event.update(checkpoint=checkpoint["checkpoint_code"], location=checkpoint["location"],
                      occurred_at=checkpoint["occurred_at"], carrier_event_id=checkpoint["event_id"])

@@ -183,10 +183,4 @@ class DuplicateEvent(Exception):
 
 def put_event_if_absent(event: dict[str, Any]) -> bool:
     """Write a timeline entry unless one with its key exists (stream router, console edits)."""
-    try:
-        aws.dynamodb().put_item(
-            TableName=table_name(), Item=ddb.to_item(event), ConditionExpression="attribute_not_exists(pk)"
-        )
-        return True
-    except aws.dynamodb().exceptions.ConditionalCheckFailedException:
-        return False
+    return ddb.put_if_absent(table_name(), event)

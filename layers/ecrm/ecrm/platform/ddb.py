@@ -11,6 +11,8 @@ from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
+from ecrm.platform import aws
+
 _ser = TypeSerializer()
 _deser = TypeDeserializer()
 
@@ -69,6 +71,36 @@ def is_condition_failure(error: Exception) -> bool:
     """True when a write failed only because its condition did not hold."""
     code = getattr(error, "response", {}).get("Error", {}).get("Code", "")
     return code in {"ConditionalCheckFailedException", "TransactionCanceledException"}
+
+
+def put_if_absent(
+    table: str,
+    item: dict[str, Any],
+    replace_if: str | None = None,
+    names: dict[str, str] | None = None,
+    values: dict[str, Any] | None = None,
+) -> bool:
+    """PutItem `item` (a plain dict) unless an item with its key exists; False when one does.
+
+    `replace_if` widens the condition: an existing item is replaced when that expression holds for it
+    (`names` / `values` are its attribute names and plain values). Any failure other than the condition
+    raises."""
+    kwargs: dict[str, Any] = {
+        "TableName": table,
+        "Item": to_item(item),
+        "ConditionExpression": "attribute_not_exists(pk)" + (f" OR {replace_if}" if replace_if else ""),
+    }
+    if names:
+        kwargs["ExpressionAttributeNames"] = names
+    if values:
+        kwargs["ExpressionAttributeValues"] = {k: value(v) for k, v in values.items()}
+    try:
+        aws.dynamodb().put_item(**kwargs)
+        return True
+    except Exception as err:
+        if getattr(err, "response", {}).get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            return False
+        raise
 
 
 def cancellation_codes(error: Exception) -> list[str]:

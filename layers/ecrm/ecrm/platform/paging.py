@@ -14,6 +14,7 @@ from typing import Any
 from ecrm.platform.errors import BadRequest
 
 GSI1_KEYS = frozenset({"pk", "sk", "gsi1pk", "gsi1sk"})
+GSI2_KEYS = frozenset({"pk", "sk", "gsi2pk", "gsi2sk"})
 
 
 def encode(key: dict[str, Any]) -> str:
