@@ -32,15 +32,13 @@ _CORRELATION = re.compile(r"[A-Za-z0-9._:-]{8,64}")
 @app.middleware("http")
 def correlation(event: Request, get_response: Any) -> Response:
     """Correlation id on every log line and response; Chalice's own 4xx in problem+json too."""
+    coldstart.finish()  # the container's first request ends its init phase (collector paused until now)
     ctx = event.context or {}
     header = (event.headers or {}).get("x-correlation-id", "")
     correlation_id = header if _CORRELATION.fullmatch(header or "") else ctx.get("requestId", "")
     set_correlation_id(correlation_id)
     set_lambda_context(event.lambda_context)
-    try:
-        response = get_response(event)
-    finally:
-        coldstart.finish()  # the container's first request ends its init phase (GC paused until now)
+    response = get_response(event)
     if 400 <= response.status_code < 500 and response.headers.get("Content-Type") != PROBLEM:
         response = _chalice_error_as_problem(response, event.path)
     response.headers["X-Correlation-Id"] = correlation_id

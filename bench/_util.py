@@ -108,18 +108,24 @@ def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     return env
 
 
-def run_once(case: Case, python: str = sys.executable) -> Sample:
-    """Run `case.code` in a fresh interpreter; returns its own timing."""
+def _run_child(case: Case, prefix: list[str], env: dict[str, str], timeout: int) -> Any:
+    """Run `case.code` in the self-timing child behind `prefix` (the interpreter, or valgrind and it)."""
     proc = subprocess.run(
-        [python, "-c", _CHILD.format(code=case.code)],
-        env=case.env,
+        [*prefix, "-c", _CHILD.format(code=case.code)],
+        env=env,
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=timeout,
     )
     if proc.returncode != 0:
         raise RuntimeError(f"{case.name} failed:\n{proc.stderr[-3000:]}")
+    return proc
+
+
+def run_once(case: Case, python: str = sys.executable) -> Sample:
+    """Run `case.code` in a fresh interpreter; returns its own timing."""
+    proc = _run_child(case, [python], case.env, timeout=120)
     line = next(ln for ln in proc.stdout.splitlines() if ln.startswith("BENCH "))
     _, ms, cpu, modules, xray = line.split()
     return Sample(float(ms), float(cpu), int(modules), xray == "1")
@@ -147,23 +153,8 @@ def instructions(case: Case, python: str = sys.executable) -> int:
     repeats (PYTHONHASHSEED is fixed for the same reason). It includes interpreter start-up: subtract the
     count of an empty case. It misses what instructions do not show (waiting for the disk, cache misses)."""
     with tempfile.TemporaryDirectory() as tmp:
-        proc = subprocess.run(
-            [
-                "valgrind",
-                "--tool=callgrind",
-                f"--callgrind-out-file={tmp}/callgrind.out",
-                python,
-                "-c",
-                _CHILD.format(code=case.code),
-            ],
-            env={**case.env, "PYTHONHASHSEED": "0"},
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=900,
-        )
-    if proc.returncode != 0:
-        raise RuntimeError(f"{case.name} failed under valgrind:\n{proc.stderr[-3000:]}")
+        valgrind = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={tmp}/callgrind.out", python]
+        proc = _run_child(case, valgrind, {**case.env, "PYTHONHASHSEED": "0"}, timeout=900)
     found = _INSTRUCTIONS.search(proc.stderr)
     if found is None:
         raise RuntimeError(f"no instruction count in valgrind's output:\n{proc.stderr[-3000:]}")

@@ -88,7 +88,7 @@ def test_a_late_older_checkpoint_is_recorded_but_does_not_move_the_status(
     # (it is how a redelivery looks), so only the checkpoint time can tell it is old news.
     late = parcel.report("InTransit", t0 - timedelta(hours=1), "Hub Nieuwegein")
     assert late == {"order_id": parcel.order_id, "status": "out_for_delivery", "changed": False,
-                    "duplicate": False, "out_of_order": True}
+                    "duplicate": False, "out_of_order": True, "replaced_label": False}
 
     doc = parcel.tracked()
     assert doc["status"] == "out_for_delivery"

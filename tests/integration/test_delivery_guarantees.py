@@ -171,6 +171,17 @@ def test_a_relabelled_parcel_gets_its_new_number_recorded_and_emailed_once(
     raw, headers = _signed(system, event)
     moved = api.call("POST", "/carrier-events", data=raw, headers=headers)
     assert moved.status_code == 200 and moved.json()["status"] == "in_transit", moved.text
+    assert moved.json()["replaced_label"] is False
+    # A late scan of the replaced label lands in the timeline but says nothing about the parcel.
+    old_scan = {"event_id": f"evt-{uuid.uuid4().hex}", "carrier": "postnl", "tracking_number": first,
+                "tag": "Delivered", "occurred_at": clock.iso(clock.now())}
+    raw, headers = _signed(system, old_scan)
+    stale = api.call("POST", "/carrier-events", data=raw, headers=headers)
+    assert stale.status_code == 200, stale.text
+    assert stale.json()["status"] == "in_transit" and stale.json()["changed"] is False
+    assert stale.json()["replaced_label"] is True
+    note = api.call("GET", f"/track/{token}").json()["timeline"][-1]["note"]
+    assert note.endswith(f"(replaced label postnl {first})")
 
     # Re-labelled again while in transit: recorded, emailed, the status stays.
     in_transit = {"status": "in_transit", "carrier": "dhl", "tracking_number": third}
@@ -190,6 +201,13 @@ def test_a_relabelled_parcel_gets_its_new_number_recorded_and_emailed_once(
     taken = api.call("POST", path, json={**in_transit, "carrier": "postnl", "tracking_number": other_number},
                      admin=True)
     assert taken.status_code == 409 and taken.json()["errors"][0]["field"] == "tracking_number"
+    # A status change that would put a new label on a delivered parcel is refused as a whole.
+    fourth = "3S" + uuid.uuid4().hex[:12].upper()
+    relabelled_delivery = api.call("POST", path, json={"status": "delivered", "carrier": "ups",
+                                                       "tracking_number": fourth}, admin=True)
+    assert relabelled_delivery.status_code == 409, relabelled_delivery.text
+    assert relabelled_delivery.json()["errors"][0]["field"] == "tracking_number"
+    assert api.call("GET", f"/track/{token}").json()["status"] == "in_transit"
     assert api.call("POST", path, json={"status": "delivered"}, admin=True).json()["changed"] is True
     late = api.call("POST", path, json={"status": "delivered", "carrier": "dhl", "tracking_number": first},
                     admin=True)

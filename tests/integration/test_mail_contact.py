@@ -201,7 +201,10 @@ def test_unanswered_cases_are_listed_for_staff_newest_first_and_paged(api: Api, 
     case_key = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
     foreign = dict(case_key, gsi2pk={"S": "ORDERS_BY_EMAIL#someone@example.com"})
     plain = {k: v["S"] for k, v in case_key.items()}  # the shape the old codec produced
-    for bad in ("bogus", _encoded(foreign), _encoded(plain), _encoded({**case_key, "extra": {"S": "x"}})):
+    empty_sort = dict(case_key, gsi2sk={"S": ""})  # DynamoDB itself would refuse these keys (a 500)
+    huge_sort = dict(case_key, gsi2sk={"S": "2026-" + "9" * 1100})
+    for bad in ("bogus", _encoded(foreign), _encoded(plain), _encoded({**case_key, "extra": {"S": "x"}}),
+                _encoded(empty_sort), _encoded(huge_sort)):
         refused = api.call("GET", f"/admin/cases?unanswered=1&cursor={bad}", admin=True)
         assert refused.status_code == 400, (bad, refused.text)
         assert refused.headers["Content-Type"] == PROBLEM

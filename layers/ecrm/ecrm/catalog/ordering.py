@@ -51,7 +51,7 @@ def price_configurations(
     cached = {k: cache.get(*k) for k in keys}
     versions = store.get_versions(keys, status_only=all(v is not None for v in cached.values()))
     prices: dict[str, tuple[int, str, str]] = {}
-    # In the caller's order (the order's lines), so the first line at fault is the one named, as for SKUs.
+    # In the caller's order (the order's lines), so the first configured line at fault is the one named.
     for cid in (c for c in dict.fromkeys(configuration_ids) if c in configs):
         item = configs[cid]
         field = (fields or {}).get(cid, "configuration_id")

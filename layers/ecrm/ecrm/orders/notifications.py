@@ -38,8 +38,9 @@ def on_order_change(change: Change) -> Work:
             )
         )
     status = new.get("status")
-    entered_shipped = status == lifecycle.SHIPPED and (old or {}).get("status") != status
-    if relabelled(new, old) and not entered_shipped:  # entering `shipped` sends that email, with the number
+    # Also when the change enters `shipped` again (a console edit back from an exception): that status email
+    # went out at the first shipment, so its key is spent and only this one carries the new number.
+    if relabelled(new, old):
         work.emails.append(
             OutboundEmail(
                 to=new["email"],

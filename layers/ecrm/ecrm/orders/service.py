@@ -188,6 +188,8 @@ def admin_change_status(order_id: str, body: Any, actor: str, correlation_id: st
         changed = _change_tracking(order, change, actor, correlation_id)
         return {"order_id": order_id, "status": order["status"], "changed": changed}
     lifecycle.check_transition(order["status"], change["status"])
+    if _new_tracking(order, change):
+        lifecycle.check_tracking_change(change["status"])  # no new label on a delivered/cancelled/returned order
     _apply(order, change["status"], "admin", change["note"], correlation_id, actor=actor,
            carrier=change["carrier"], tracking_number=change["tracking_number"])
     return {"order_id": order_id, "status": change["status"], "changed": True}
@@ -197,9 +199,9 @@ def _change_tracking(order: dict[str, Any], change: dict[str, Any], actor: str,
                      correlation_id: str | None) -> bool:
     """Record a tracking number the order does not have yet, with a timeline entry; False (nothing written)
     when the request names no tracking number or the one the order already has."""
-    carrier, number = change["carrier"], change["tracking_number"]
-    if not number or (carrier, number) == (order.get("carrier"), order.get("tracking_number")):
+    if not _new_tracking(order, change):
         return False
+    carrier, number = change["carrier"], change["tracking_number"]
     lifecycle.check_tracking_change(order["status"])
     what = "tracking number changed"
     if order.get("tracking_number"):
@@ -210,6 +212,12 @@ def _change_tracking(order: dict[str, Any], change: dict[str, Any], actor: str,
     count("OrderTrackingChanged")
     logger.info("order tracking number changed", extra={"order_id": order["order_id"], "carrier": carrier})
     return True
+
+
+def _new_tracking(order: dict[str, Any], change: dict[str, Any]) -> bool:
+    """True when a validated change names a carrier + tracking number the order does not have."""
+    number = change["tracking_number"]
+    return bool(number) and (change["carrier"], number) != (order.get("carrier"), order.get("tracking_number"))
 
 
 def carrier_event(raw_body: bytes, signature: str | None, correlation_id: str | None) -> dict[str, Any]:
@@ -239,27 +247,35 @@ def carrier_event(raw_body: bytes, signature: str | None, correlation_id: str | 
         raise NotFound(f"order {order_id} not found")
     new_status = event.status
     out_of_order = _before_last_checkpoint(event.occurred_at, order.get("last_checkpoint_at"))
-    applies = new_status is not None and not out_of_order and (
+    # The order was re-labelled since: a scan of the old label is history, not news about the parcel.
+    superseded = bool(order.get("tracking_number")) and (event.carrier, event.tracking_number) != (
+        order.get("carrier"), order.get("tracking_number"))
+    applies = new_status is not None and not out_of_order and not superseded and (
         new_status == order["status"] or lifecycle.can_transition(order["status"], new_status))
+    note = event.description
+    if superseded:
+        note = f"{note or 'checkpoint'} (replaced label {event.carrier} {event.tracking_number})"
     moved = applies and new_status != order["status"]
     dedupe = {"pk": f"CARRIER_EVENT#{event.carrier}#{event.event_id}", "sk": "CARRIER_EVENT",
               "type": "CARRIER_EVENT", "order_id": order_id,
               "ttl": clock.epoch(clock.now()) + 90 * 86400}
     try:
-        _apply(order, new_status if moved else None, "carrier", event.description, correlation_id,
+        _apply(order, new_status if moved else None, "carrier", note, correlation_id,
                checkpoint=event.to_dict(), dedupe=dedupe, out_of_order=out_of_order,
                extra={"last_checkpoint_at": clock.iso(event.occurred_at)} if applies else None)
     except store.DuplicateEvent:
         return {"order_id": order_id, "status": order["status"], "duplicate": True, "changed": False,
-                "out_of_order": False}
+                "out_of_order": False, "replaced_label": False}
     count("CarrierCheckpoint")
+    if superseded:
+        count("CarrierCheckpointReplacedLabel")
     if out_of_order:
         count("CarrierCheckpointOutOfOrder")
         logger.info("carrier checkpoint older than the last applied one; recorded only",
                     extra={"order_id": order_id, "occurred_at": clock.iso(event.occurred_at),
                            "last_checkpoint_at": order.get("last_checkpoint_at")})
     return {"order_id": order_id, "status": new_status if moved else order["status"], "changed": moved,
-            "duplicate": False, "out_of_order": out_of_order}
+            "duplicate": False, "out_of_order": out_of_order, "replaced_label": superseded}
 
 
 def _before_last_checkpoint(occurred_at: datetime, last: Any) -> bool:

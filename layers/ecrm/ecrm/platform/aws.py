@@ -8,6 +8,8 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
+from ecrm.platform import coldstart
+
 
 @cache
 def _session() -> Any:
@@ -19,9 +21,10 @@ def _session() -> Any:
 @cache
 def client(service: str) -> Any:
     """A cached boto3 client for `service`, with retries tuned for Lambda."""
-    from botocore.config import Config
+    with coldstart.one_time_setup():  # a client (and boto3, on first use) lives as long as the container
+        from botocore.config import Config
 
-    return _session().client(service, config=Config(retries={"mode": "standard"}, connect_timeout=2))
+        return _session().client(service, config=Config(retries={"mode": "standard"}, connect_timeout=2))
 
 
 def dynamodb() -> Any:

@@ -43,17 +43,16 @@ def _tracer() -> Any:
 
 def lambda_handler(fn: F) -> F:
     """What every function's handler wears: the Lambda context in each log line, metrics flushed at the end,
-    tracing when it is on, and the end of the cold start after the first invocation (`coldstart.finish`)."""
+    tracing when it is on, and the end of the init phase when the first invocation starts
+    (`coldstart.finish`)."""
     wrapped = metrics.log_metrics(logger.inject_lambda_context(fn))
     if tracing_enabled():
         wrapped = _tracer().capture_lambda_handler(wrapped)
 
     @functools.wraps(fn)
     def handler(event: Any, context: Any) -> Any:
-        try:
-            return wrapped(event, context)
-        finally:
-            coldstart.finish()
+        coldstart.finish()
+        return wrapped(event, context)
 
     return handler  # type: ignore[return-value]
 

@@ -22,8 +22,11 @@ def encode(key: dict[str, Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(key, separators=(",", ":")).encode()).decode().rstrip("=")
 
 
-def decode(cursor: str, expected: Callable[[dict[str, str]], bool], keys: frozenset[str] = GSI1_KEYS,
-           ) -> dict[str, Any]:
+def decode(
+    cursor: str,
+    expected: Callable[[dict[str, str]], bool],
+    keys: frozenset[str] = GSI1_KEYS,
+) -> dict[str, Any]:
     """The ExclusiveStartKey for `cursor`: string attributes `keys` exactly, accepted by `expected` (given the
     plain string values); anything else is a 400 naming `cursor`."""
     invalid = BadRequest("cursor is not valid", field="cursor")
@@ -33,8 +36,13 @@ def decode(cursor: str, expected: Callable[[dict[str, str]], bool], keys: frozen
         raise invalid from err
     if not isinstance(key, dict) or set(key) != keys:
         raise invalid
-    if not all(isinstance(v, dict) and list(v) == ["S"] and isinstance(v["S"], str) for v in key.values()):
+    if not all(isinstance(v, dict) and list(v) == ["S"] and _key_string(v["S"]) for v in key.values()):
         raise invalid
     if not expected({k: v["S"] for k, v in key.items()}):
         raise invalid
     return key
+
+
+def _key_string(value: Any) -> bool:
+    # DynamoDB refuses empty key strings and sort keys over 1024 bytes (a ValidationException, so a 500).
+    return isinstance(value, str) and 0 < len(value.encode("utf-8", "surrogatepass")) <= 1024
