@@ -188,8 +188,8 @@ def admin_change_status(order_id: str, body: Any, actor: str, correlation_id: st
         changed = _change_tracking(order, change, actor, correlation_id)
         return {"order_id": order_id, "status": order["status"], "changed": changed}
     lifecycle.check_transition(order["status"], change["status"])
-    if _new_tracking(order, change):
-        lifecycle.check_tracking_change(change["status"])  # no new label on a delivered/cancelled/returned order
+    if _new_tracking(order, change):  # no new label on a delivered, cancelled or returned order
+        lifecycle.check_tracking_change(change["status"])
     _apply(order, change["status"], "admin", change["note"], correlation_id, actor=actor,
            carrier=change["carrier"], tracking_number=change["tracking_number"])
     return {"order_id": order_id, "status": change["status"], "changed": True}
@@ -216,8 +216,8 @@ def _change_tracking(order: dict[str, Any], change: dict[str, Any], actor: str,
 
 def _new_tracking(order: dict[str, Any], change: dict[str, Any]) -> bool:
     """True when a validated change names a carrier + tracking number the order does not have."""
-    number = change["tracking_number"]
-    return bool(number) and (change["carrier"], number) != (order.get("carrier"), order.get("tracking_number"))
+    wanted = (change["carrier"], change["tracking_number"])
+    return bool(wanted[1]) and wanted != (order.get("carrier"), order.get("tracking_number"))
 
 
 def carrier_event(raw_body: bytes, signature: str | None, correlation_id: str | None) -> dict[str, Any]:
