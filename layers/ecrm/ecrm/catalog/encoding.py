@@ -32,6 +32,12 @@ if TYPE_CHECKING:
 DEFAULT_BUDGET = 20_000
 
 Item = tuple[bool, int]  # (positive, mask)
+# A clause seen from one group: (its items over other groups, the group's values that make one of its own
+# items true, the other groups as bits of group indexes). See `CompiledModel.group_split`.
+SplitEntry = tuple[tuple[Item, ...], int, int]
+# A clause for `patch_all`: its items with their groups, per group the values making one of its items on
+# that group true, and per group its `SplitEntry`.
+ClauseView = tuple[tuple[tuple[bool, int, int], ...], dict[int, int], dict[int, SplitEntry]]
 
 
 class SearchLimitExceeded(RuntimeError):
@@ -101,7 +107,18 @@ class CompiledModel:
             else:
                 self.bit_label.extend([g.name] * len(self.group_bits[gi]))
         self.all_mask = (1 << nbits) - 1
+        # A group's bits are consecutive: its first bit, and the option id of each bit from there.
+        self.group_first: list[int] = [bits[0] if bits else 0 for bits in self.group_bits]
+        self.group_option_ids: list[tuple[str, ...]] = [
+            tuple(self.bit_option[b] or "" for b in bits) for bits in self.group_bits
+        ]
         self.group_mask = [_mask(bits) for bits in self.group_bits]
+        # Per group, what the answer to a click is built from: (index, id, kind, mask, option ids or () for
+        # text and number groups).
+        self.group_views: list[tuple[int, str, str, int, tuple[str, ...]]] = [
+            (gi, g.id, g.kind, self.group_mask[gi], ids if g.kind in ("single", "multi") else ())
+            for gi, (g, ids) in enumerate(zip(self.groups, self.group_option_ids, strict=True))
+        ]
         self.group_lo: list[int] = []
         self.group_hi: list[int] = []
         for g in self.groups:
@@ -111,6 +128,15 @@ class CompiledModel:
             else:
                 self.group_lo.append(1 if g.required else 0)
                 self.group_hi.append(1)
+
+        # Whether each group holds at most one value whatever its limits say (a multi group with max 1 still
+        # keeps its choice when another option is tried, so it is not "single-like").
+        self.single_like: list[bool] = [g.kind != "multi" for g in self.groups]
+        # Groups (as bits of group indexes) by their limits, for per-selection summaries.
+        self.required_groups = sum(1 << gi for gi, lo in enumerate(self.group_lo) if lo > 0)
+        self.one_groups = sum(1 << gi for gi, hi in enumerate(self.group_hi) if hi == 1)
+        self.many_groups = sum(1 << gi for gi, hi in enumerate(self.group_hi) if hi > 1)
+        self.zero_groups = sum(1 << gi for gi, hi in enumerate(self.group_hi) if hi == 0)
 
         # Constraint 0..G-1 are the group cardinalities (so constraint id == group index), then clauses.
         self.cons: list[tuple] = [
@@ -164,6 +190,13 @@ class CompiledModel:
             self.rule_trigger.append(trigger)
 
         ncons = len(self.cons)
+        # The constraints as `propagate` reads them: clause items carry their `_rests` entry inline.
+        self.prop_cons: list[tuple] = [
+            con if con[0] else (False, tuple((p, m, r) for (p, m), r in zip(con[1], con[2], strict=True)))
+            for con in self.cons
+        ]
+        # Each group's complement within the model's bits (a positive int: see `propagate`).
+        self.group_inv: list[int] = [self.all_mask ^ gm for gm in self.group_mask]
         self.clause_ids: tuple[int, ...] = tuple(ci for ci, con in enumerate(self.cons) if not con[0])
         bit_cons: list[list[int]] = [[] for _ in range(nbits)]
         self.con_mask: list[int] = []
@@ -182,9 +215,11 @@ class CompiledModel:
         # make one of its own items true). Every item lies inside one group, so for a configuration `w`
         # with this group's value swapped for one bit b, the clause holds iff an other-group item holds in
         # w or b is in the mask: this lets `patch_mask` test a whole group against a known solution at once.
-        self.group_split: list[tuple[tuple[tuple[Item, ...], int], ...]] = []
+        # The third entry is the set of the other groups (as bits of group indexes).
+        self.group_split: list[tuple[SplitEntry, ...]] = []
+        entry_of: dict[tuple[int, int], SplitEntry] = {}  # (clause, group) -> entry
         for gi, gm in enumerate(self.group_mask):
-            split: list[tuple[tuple[Item, ...], int]] = []
+            split: list[SplitEntry] = []
             for ci in self.group_cons[gi]:
                 con = self.cons[ci]
                 if con[0]:
@@ -197,8 +232,20 @@ class CompiledModel:
                     else:
                         others.append((pos, m))
                 if own != gm:  # a clause any value of the group satisfies never restricts the swap
-                    split.append((tuple(others), own))
+                    groups = sum({1 << self.bit_group[m.bit_length() - 1] for _, m in others})
+                    split.append((tuple(others), own, groups))
+                    entry_of[(ci, gi)] = split[-1]
             self.group_split.append(tuple(split))
+        # The same split seen from each clause, for `patch_all`: the group of every item, per group the
+        # values that make one of the clause's items on it true, and its `group_split` entries.
+        self.clause_items: list[ClauseView] = []
+        for ci in self.clause_ids:
+            items = tuple((pos, m, self.bit_group[m.bit_length() - 1]) for pos, m in self.cons[ci][1])
+            owns: dict[int, int] = {}
+            for pos, m, gj in items:
+                owns[gj] = owns.get(gj, 0) | (m if pos else self.group_mask[gj] & ~m)
+            entries = {gj: entry_of[(ci, gj)] for gj in owns if (ci, gj) in entry_of}
+            self.clause_items.append((items, owns, entries))
 
         # Value order for search: defaults first (so completions suggest them), then document order.
         self.default_mask = 0
@@ -238,10 +285,31 @@ class CompiledModel:
             tuple(ci for ci in touching if not self.cons[ci][0]) for touching in self.group_cons
         ]
         self.sym_reps: list[int] = [sum(1 << cls[0] for cls in classes) for classes in self.sym_classes]
+        # For `wake_list`: per bit of a group of at most one value, the clauses on the group that have no
+        # item made true by that value alone; per group, its cardinality and the same for "no value".
+        self.wake_on_value: list[tuple[int, ...]] = [() for _ in range(nbits)]
+        self.wake_on_empty: list[tuple[int, ...]] = []
+        for gi, gm in enumerate(self.group_mask):
+            items_here = [
+                (ci, [(pos, m) for pos, m in self.cons[ci][1] if m & gm]) for ci in self.group_clauses[gi]
+            ]
+            self.wake_on_empty.append((gi, *(ci for ci, items in items_here if all(pos for pos, _ in items))))
+            for b in self.group_bits[gi]:
+                bit = 1 << b
+                # (One value in a group of at most one meets its cardinality already: no need to wake it.)
+                self.wake_on_value[b] = tuple(
+                    ci for ci, items in items_here if not any(bool(bit & m) == pos for pos, m in items)
+                )
+        # Per group, (representative bit, mask of its class) per class: whole classes are set at once.
+        self.sym_masks: list[tuple[tuple[int, int], ...]] = [
+            tuple((1 << cls[0], _mask(cls)) for cls in classes) for classes in self.sym_classes
+        ]
 
         # Immutable per-model data that higher layers derive lazily (e.g. violation texts); a plain dict
         # keeps this module free of their types.
         self.derived: dict[str, Any] = {}
+        self._root: list[tuple[int, int] | None] = []  # [propagate(0, 0)] once computed
+        self._implied_off: list[int] = [-1] * nbits  # per bit, filled on first use (see `implied_off`)
 
     # ----------------------------------------------------------------------------------------------
     # Indexing helpers
@@ -310,10 +378,10 @@ class CompiledModel:
         """Bits b of the at-most-one group `gi` such that the complete valid assignment `full` with the
         group's value replaced by b alone is still valid (one pass over the group's clauses, not one
         check per bit). Other groups' counts are untouched and one bit always fits the group's limits."""
-        rest = full & ~self.group_mask[gi]
+        rest = full & self.group_inv[gi]
         allowed = self.group_mask[gi]
-        for others, own in self.group_split[gi]:
-            if not allowed & ~own:
+        for others, own, _ in self.group_split[gi]:
+            if allowed & own == allowed:
                 continue
             for pos, m in others:
                 if pos:
@@ -327,57 +395,203 @@ class CompiledModel:
                     return 0
         return allowed
 
-    def propagate(self, on: int, off: int, changed: int | None = None) -> tuple[int, int] | None:
+    def root_state(self) -> tuple[int, int] | None:
+        """The propagated empty assignment (what every configuration must contain or avoid), computed once
+        per model; None when the model has no valid configuration that propagation can see."""
+        if not self._root:
+            self._root.append(self.propagate(0, 0))
+        return self._root[0]
+
+    def implied_off(self, b: int) -> int:
+        """The bits that unit propagation rules out once bit `b` alone is chosen (every bit when `b` alone
+        already conflicts). So no valid configuration holds `b` with any of them: a table of binary
+        no-goods, filled per bit on first use and kept with the model (it is a fact about the model)."""
+        found = self._implied_off[b]
+        if found < 0:
+            state = self.propagate_from_root(1 << b)
+            found = self.all_mask if state is None else state[1]
+            self._implied_off[b] = found
+        return found
+
+    def propagate_from_root(self, on: int, off: int = 0, *, settled: bool = False) -> tuple[int, int] | None:
+        """Exactly `propagate(on, off)` from scratch, but waking only the constraints of what (on, off) adds
+        to `root_state()`.
+
+        Unit propagation is confluent: a rule that fires in a state still fires (or is already applied, or
+        signals the conflict) in any larger one, so the fixpoint from (on, off) is the fixpoint from root
+        plus (on, off), and the constraints the root left at a fixpoint need no second look. `settled`
+        says that `off` already holds the other values of every group that `on` fills up (the caller
+        has walked the groups anyway), which skips that step here.
+        """
+        root = self.root_state()
+        if root is None or on & root[1] or off & root[0]:
+            return self.propagate(on, off)  # a direct contradiction with the root: let the full pass say so
+        root_on, root_off = root
+        on |= root_on
+        off |= root_off
+        changed = (on ^ root_on) | (off ^ root_off)
+        # As the full pass does: settle the groups these bits fill up front, so that their clauses are first
+        # looked at with the rest of the group already ruled out instead of once per cardinality step.
+        todo = 0 if settled else changed
+        while todo:
+            gi = self.bit_group[todo.bit_length() - 1]
+            gm = self.group_mask[gi]
+            todo &= self.group_inv[gi]
+            if (on & gm).bit_count() == self.group_hi[gi]:
+                off |= gm ^ (gm & on)
+        return self.propagate(on, off, wake=self.wake_list(on, off, changed))
+
+    def wake_list(self, on: int, off: int, changed: int) -> list[int]:
+        """The constraints to look at first after the groups of `changed` were set: all of a group's
+        constraints, except that a decided group of at most one value only wakes the clauses none of whose
+        items on it is true (a clause with a true item is satisfied for good), and its cardinality only
+        when it is empty (one value meets it)."""
+        wake: list[int] = []
+        decided = on | off
+        while changed:
+            gi = self.bit_group[changed.bit_length() - 1]
+            gm = self.group_mask[gi]
+            changed &= self.group_inv[gi]
+            value = on & gm
+            if decided & gm != gm or self.group_hi[gi] != 1:
+                wake.extend(self.group_cons[gi])
+            elif not value:
+                wake.extend(self.wake_on_empty[gi])
+            elif value & (value - 1):
+                wake.extend(self.group_cons[gi])  # two values in a group of one: the cardinality says no
+            else:
+                wake.extend(self.wake_on_value[value.bit_length() - 1])
+        return wake
+
+    def add_mask(self, gi: int, full: int) -> int:
+        """Bits b of group `gi` such that the complete valid assignment `full` plus b is still valid (those
+        already in `full` included), in one pass over the group's clauses instead of one check per bit.
+
+        Adding b only makes POS items holding b true and NEG items holding b false, so a clause breaks
+        exactly when all its true items are NEG items on this group that hold b, and no POS item holds b.
+        """
+        gm = self.group_mask[gi]
+        present = full & gm
+        if present.bit_count() >= self.group_hi[gi]:
+            return present
+        allowed = gm
+        cons = self.cons
+        for ci in self.group_clauses[gi]:
+            neg_hit = gm  # the bits that make every true item false (all of them while none is seen)
+            helps = 0  # the bits that make a POS item true
+            for pos, m in cons[ci][1]:
+                if pos:
+                    if full & m:
+                        break  # a true POS item stays true
+                    if m & gm:
+                        helps |= m
+                elif not full & m:
+                    if not m & gm:
+                        break  # a true NEG item on another group stays true
+                    neg_hit &= m
+            else:
+                allowed &= ~(neg_hit & ~helps)
+        return allowed | present
+
+    def patch_all(self, full: int) -> tuple[list[int], list[list[SplitEntry]]]:
+        """`patch_mask(gi, full)` for every at-most-one group `gi` at once (entries of other groups are
+        meaningless), in one pass over the clauses instead of one pass per group; and per group, the
+        `group_split` entries of the clauses that only that group's value holds in `full` (the ones a
+        change of that value may break).
+
+        A clause that `full` satisfies through items of one group only restricts that group's values to
+        those satisfying it; a clause satisfied through two groups survives any swap of one group.
+        """
+        allowed = list(self.group_mask)
+        held_by: list[list[SplitEntry]] = [[] for _ in allowed]
+        for items, owns, entries in self.clause_items:
+            only = -1  # the one group with a true item so far; -2 once there are two
+            for pos, m, gj in items:
+                if (full & m) if pos else not full & m:
+                    if only == -1:
+                        only = gj
+                    elif only != gj:
+                        only = -2
+                        break
+            if only >= 0:
+                allowed[only] &= owns[only]
+                entry = entries.get(only)
+                if entry is not None:
+                    held_by[only].append(entry)
+            elif only == -1:  # broken (not for a valid `full`): every swap of one group must mend it
+                for gj, own in owns.items():
+                    allowed[gj] &= own
+                    entry = entries.get(gj)
+                    if entry is not None:
+                        held_by[gj].append(entry)
+        return allowed, held_by
+
+    def propagate(
+        self, on: int, off: int, changed: int | None = None, wake: Sequence[int] | None = None
+    ) -> tuple[int, int] | None:
         """Unit-propagate from (on, off); None on conflict.
 
         `changed` limits the first pass to constraints touching those bits; None checks every constraint
-        (required whenever on/off did not come out of an earlier propagate).
+        (required whenever on/off did not come out of an earlier propagate). `wake` instead names the
+        constraints of the first pass outright (see `wake_list`).
+
+        The hottest loop of the engine. On models of hundreds of bits every int is a multi-digit bignum,
+        and CPython's `&` with a negative operand (`x & ~y`, `x & -x`) costs about twice a plain one, so
+        the loop only tests `(m & off) == m`, strips bits with `x ^ (x & y)` and walks groups from the
+        highest bit down (`bit_length`). The fixpoint does not depend on the order constraints are visited
+        in (every rule that fires in a state still fires, or has fired, in any larger one).
         """
-        cons = self.cons
+        props = self.prop_cons
         # Wake-ups are per group, not per bit: a cardinality step flips a whole group at once, and waking
         # a few extra constraints is cheaper than walking every bit.
         bit_group = self.bit_group
         group_cons = self.group_cons
-        gmasks = self.group_mask
-        inq = bytearray(self.ncons)
-        if changed is None:
+        ginv = self.group_inv
+        if wake is not None:
+            inq = bytearray(self.ncons)
+            queue = []
+            for ci in wake:
+                if not inq[ci]:
+                    inq[ci] = 1
+                    queue.append(ci)
+        elif changed is None:
             # From scratch: settle full at-most groups up front so the first pass over the clauses already
             # sees them, instead of every clause being woken again by each group's cardinality step.
-            for gi, gm in enumerate(gmasks):
+            for gi, gm in enumerate(self.group_mask):
                 if (on & gm).bit_count() == self.group_hi[gi]:
-                    off |= gm & ~on
+                    off |= gm ^ (gm & on)
             queue = list(range(self.ncons))
-            for ci in queue:
-                inq[ci] = 1
+            inq = bytearray(b"\x01") * self.ncons
         else:
+            inq = bytearray(self.ncons)
             queue = []
             while changed:
-                gi = bit_group[(changed & -changed).bit_length() - 1]
+                gi = bit_group[changed.bit_length() - 1]
                 for ci in group_cons[gi]:
                     if not inq[ci]:
                         inq[ci] = 1
                         queue.append(ci)
-                changed &= ~gmasks[gi]
+                changed &= ginv[gi]
         while queue:
             ci = queue.pop()
             inq[ci] = 0
-            con = cons[ci]
+            con = props[ci]
             if con[0]:
-                gm = con[1]
+                _, gm, lo, hi = con
                 t = (on & gm).bit_count()
-                if t > con[3]:
+                if t > hi:
                     return None
-                um = gm & ~(on | off)
+                um = gm ^ (gm & (on | off))
                 if not um:
-                    if t < con[2]:
+                    if t < lo:
                         return None
                     continue
                 u = um.bit_count()
-                if t + u < con[2]:
+                if t + u < lo:
                     return None
-                if t == con[3]:
+                if t == hi:
                     off |= um
-                elif t + u == con[2]:
+                elif t + u == lo:
                     on |= um
                 else:
                     continue
@@ -385,55 +599,54 @@ class CompiledModel:
             else:
                 nunk = 0
                 unk_pos = False
-                unk_m = unk_k = 0
-                for k, (pos, m) in enumerate(con[1]):
+                unk_m = unk_rest = 0
+                for pos, m, rest in con[1]:
                     if pos:
                         if on & m:
                             break
-                        if m & ~off:
+                        if (m & off) != m:
                             nunk += 1
-                            unk_pos, unk_m, unk_k = True, m, k
+                            unk_pos, unk_m, unk_rest = True, m, rest
                     else:
                         if on & m:
                             continue
-                        if not m & ~off:
+                        if (m & off) == m:
                             break
                         nunk += 1
                         unk_pos, unk_m = False, m
                 else:
-                    if nunk == 0:
-                        return None
-                    if nunk > 1:
+                    if nunk != 1:
+                        if nunk == 0:
+                            return None
                         continue
-                    um = unk_m & ~(on | off)
-                    if unk_pos:
-                        if um & (um - 1):
-                            # Several ways to satisfy it; inside one at-most-one group the others go.
-                            um = con[2][unk_k] & ~(on | off)
-                            if not um:
-                                continue
-                            off |= um
-                        else:
-                            on |= um
-                    else:
+                    # The open item's undecided bits (none of its bits is on, or it would be decided).
+                    um = unk_m ^ (unk_m & off)
+                    if not unk_pos:
                         off |= um
+                    elif um & (um - 1):
+                        # Several ways to satisfy it; inside one at-most-one group the others go.
+                        um = unk_rest ^ (unk_rest & (on | off))
+                        if not um:
+                            continue
+                        off |= um
+                    else:
+                        on |= um
                     new = um
-                    # fall through to enqueue
                     while new:
-                        gi = bit_group[(new & -new).bit_length() - 1]
+                        gi = bit_group[new.bit_length() - 1]
                         for cj in group_cons[gi]:
                             if not inq[cj] and cj != ci:
                                 inq[cj] = 1
                                 queue.append(cj)
-                        new &= ~gmasks[gi]
+                        new &= ginv[gi]
                 continue
             while new:
-                gi = bit_group[(new & -new).bit_length() - 1]
+                gi = bit_group[new.bit_length() - 1]
                 for cj in group_cons[gi]:
                     if not inq[cj] and cj != ci:
                         inq[cj] = 1
                         queue.append(cj)
-                new &= ~gmasks[gi]
+                new &= ginv[gi]
         return on, off
 
     def _alternatives(
@@ -476,7 +689,7 @@ class CompiledModel:
                 if pos:
                     if on & m:
                         break
-                elif not m & ~off:
+                elif m & off == m:
                     break
             else:
                 return k
@@ -485,16 +698,16 @@ class CompiledModel:
 
     def _branch_group(self, on: int, off: int, ci: int) -> int:
         """The undecided group of clause `ci` with the fewest open values (fail first)."""
-        unknown = self.con_mask[ci] & ~(on | off)
+        cm = self.con_mask[ci]
+        unknown = cm ^ (cm & (on | off))
         best, best_size = -1, 1 << 30
         while unknown:
-            low = unknown & -unknown
-            gi = self.bit_group[low.bit_length() - 1]
-            gm = self.group_mask[gi]
-            size = (gm & unknown).bit_count()
-            if size < best_size:
+            gi = self.bit_group[unknown.bit_length() - 1]
+            um = self.group_mask[gi] & unknown
+            unknown ^= um
+            size = um.bit_count()
+            if size <= best_size:  # walking down from the highest group, `<=` keeps the first on a tie
                 best, best_size = gi, size
-            unknown &= ~gm
         return best
 
     def _search(
@@ -554,7 +767,8 @@ class CompiledModel:
                     budget[0] -= 1
                     if budget[0] < 0:
                         raise SearchLimitExceeded("configurator search budget exceeded")
-                    res = self.propagate(on0 | add_on, off0 | add_off, add_on | add_off)
+                    on1, off1 = on0 | add_on, off0 | add_off
+                    res = self.propagate(on1, off1, wake=self.wake_list(on1, off1, add_on | add_off))
                     if res is not None and (prune is None or not prune(*res)):
                         found = res
                         break
@@ -586,15 +800,17 @@ class CompiledModel:
 
         Bits of a group are numbered in option order, so "first option" is the lowest bit.
         """
-        undecided = self.all_mask & ~(on | off)
+        undecided = self.all_mask ^ (on | off)
         bit_group = self.bit_group
         gmasks = self.group_mask
         defaults = self.default_mask
+        # Each group is finished on its own, so the order does not matter: highest first is the cheapest
+        # walk over a bignum (see `propagate`).
         while undecided:
-            gi = bit_group[(undecided & -undecided).bit_length() - 1]
+            gi = bit_group[undecided.bit_length() - 1]
             gm = gmasks[gi]
             um = gm & undecided
-            undecided &= ~gm
+            undecided ^= um
             if self.group_hi[gi] == 1:
                 # Undecided means nothing chosen yet (propagation clears the rest once one is chosen).
                 pick = um & prefer or (0 if self.group_lo[gi] == 0 else um)
@@ -602,7 +818,7 @@ class CompiledModel:
                     pick = (pick & defaults) or pick
                     pick &= -pick
                 on |= pick
-                off |= um & ~pick
+                off |= um ^ pick
                 continue
             t = (on & gm).bit_count()
             picks = 0
@@ -621,7 +837,7 @@ class CompiledModel:
                         picks |= m
                         need -= 1
             on |= picks
-            off |= um & ~picks
+            off |= um ^ picks
         return on
 
     def iter_solutions(
@@ -668,7 +884,7 @@ class CompiledModel:
         if budget is None:
             budget = [DEFAULT_BUDGET]
         if not propagated:
-            state = self.propagate(on, off)
+            state = self.propagate_from_root(on, off)
             if state is None:
                 return None
             on, off = state
@@ -704,11 +920,12 @@ class CompiledModel:
         todo: list[int] = []
         k = 0
         while k < len(clauses):
-            unknown = self.con_mask[clauses[k]] & ~decided & ~groups
+            cm = self.con_mask[clauses[k]]
+            unknown = cm ^ (cm & (decided | groups))
             k += 1
             while unknown:
-                gi = bit_group[(unknown & -unknown).bit_length() - 1]
-                unknown &= ~gmasks[gi]
+                gi = bit_group[unknown.bit_length() - 1]
+                unknown &= self.group_inv[gi]
                 groups |= gmasks[gi]
                 todo.append(gi)
             while todo:
@@ -720,7 +937,7 @@ class CompiledModel:
                         if pos:
                             if on & m:
                                 break
-                        elif not m & ~off:
+                        elif m & off == m:
                             break
                     else:
                         clauses.append(cj)

@@ -2,8 +2,10 @@
 
 `Analysis` wraps one selection (as chosen bits). Supports are computed the cheap way first: take a known
 valid configuration (a witness), swap in the candidate value, and re-check only the constraints of that
-group; only when that fails do we propagate and, if still undecided, search. Options that no rule tells
-apart are tested once per class (see `CompiledModel.sym_classes`).
+group (for every group at once: `CompiledModel.patch_all`); a value that rules out a chosen one by itself
+is refuted by lookup (`CompiledModel.implied_off`); a value the witness does not accept is tried with the
+witness mended in one or two other groups; only when that fails do we propagate and search. Options that
+no rule tells apart are tested once per class (see `CompiledModel.sym_classes`).
 """
 
 from __future__ import annotations
@@ -14,13 +16,17 @@ from decimal import Decimal
 from itertools import combinations
 from typing import Any
 
-from ecrm.catalog.encoding import DEFAULT_BUDGET, CompiledModel, SearchLimitExceeded
+from ecrm.catalog.encoding import DEFAULT_BUDGET, CompiledModel, Item, SearchLimitExceeded, SplitEntry
 from ecrm.catalog.model import ProductModel, format_decimal
 
 # Repair is an optimisation; these caps keep a pathological selection from costing more than a few ms.
 REPAIR_SAT_CALLS = 400
 REPAIR_NODES = 64
 MAX_WITNESSES = 4
+
+# A clause a changed witness breaks: its items over the groups that may still change, and those groups (as
+# bits of group indexes).
+BrokenClause = tuple[tuple[Item, ...], int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,24 +127,52 @@ class Analysis:
         self.budget = [budget]
         self._sat_cache: dict[int, int | None] = {}
         self._states: dict[int, tuple[int, int] | None] = {}
-        self.witness = self.solution(chosen)
-        # Bits the propagated selection rules out (sound: adding one of them to the selection has no
-        # valid completion); only consulted when a witness exists, i.e. the propagation succeeded.
-        chosen_state = self._states.get(chosen)
-        self._chosen_off = chosen_state[1] if chosen_state is not None else 0
+        self._pool: list[int] = []  # valid configurations found that contain the whole selection
+        self._pooled: set[int] = set()  # the same, for membership tests (and the selection's own witness)
+        self._dangerous_memo: dict[tuple[int, int], list[SplitEntry]] = {}
+        self._held_by: list[list[SplitEntry]] = []  # `patch_all` of the witness, per group
         c = self.c
-        counts = [(chosen & gm).bit_count() for gm in c.group_mask]
-        self._must_change = sum(
-            1 << gi for gi, n in enumerate(counts) if not c.group_lo[gi] <= n <= c.group_hi[gi]
-        )
-        self._must_break = sum(1 << gi for gi, n in enumerate(counts) if n > c.group_hi[gi])
+        self._must_change = 0  # groups (as bits of group indexes) whose count is outside their limits
+        self._must_break = 0  # groups over their maximum
         self._fixed = 0  # the whole mask of every chosen single-like group: their values cannot move
         self._full_off = 0  # the unchosen bits of every group already at its maximum
-        for gi, n in enumerate(counts):
-            if n and c.groups[gi].kind != "multi":
-                self._fixed |= c.group_mask[gi]
+        # Groups whose value a witness may change while keeping the selection: those of at most one value
+        # that hold no choice, and every multi group of a larger maximum.
+        self._mendable = c.many_groups
+        # Only the chosen groups need a look: the rest get what an empty group gets, from per-model masks.
+        chosen_groups = 0
+        rest = chosen
+        while rest:
+            gi = c.bit_group[rest.bit_length() - 1]
+            gm = c.group_mask[gi]
+            rest &= c.group_inv[gi]
+            chosen_groups |= 1 << gi
+            own = chosen & gm
+            n = own.bit_count()
+            if n < c.group_lo[gi] or n > c.group_hi[gi]:
+                self._must_change |= 1 << gi
+                if n > c.group_hi[gi]:
+                    self._must_break |= 1 << gi
+            if c.groups[gi].kind != "multi":
+                self._fixed |= gm
             if n >= c.group_hi[gi]:
-                self._full_off |= c.group_mask[gi] & ~chosen
+                self._full_off |= gm ^ own
+        self._must_change |= c.required_groups & ~chosen_groups
+        self._mendable |= c.one_groups & ~chosen_groups
+        if c.zero_groups & ~chosen_groups:  # a group of maximum 0 rules out all its values
+            for gi in range(len(c.groups)):
+                if c.zero_groups >> gi & 1 and not chosen_groups >> gi & 1:
+                    self._full_off |= c.group_mask[gi]
+        # The selection's propagated state, from the full groups just found (the same fixpoint as from the
+        # selection alone: those values are what the group limits rule out first).
+        self._states[chosen] = c.propagate_from_root(chosen, self._full_off, settled=True)
+        self.witness = self.solution(chosen)
+        if self.witness is not None:
+            self._pooled.add(self.witness)
+        # Bits the propagated selection rules out (sound: adding one of them to the selection has no
+        # valid completion); only consulted when a witness exists, i.e. the propagation succeeded.
+        chosen_state = self._states[chosen]
+        self._chosen_off = chosen_state[1] if chosen_state is not None else 0
 
     def solution(self, chosen: int) -> int | None:
         """A full valid assignment containing the bits chosen (memoised per evaluation)."""
@@ -152,30 +186,31 @@ class Analysis:
     def state(self, chosen: int) -> tuple[int, int] | None:
         """The propagated state of the bits chosen, None on conflict (memoised per evaluation)."""
         if chosen not in self._states:
-            if chosen:
-                self._states[chosen] = self.c.propagate(chosen, 0)
-            else:  # the empty selection's state is a fact about the model: computed once per model
-                derived = self.c.derived
-                if "empty_state" not in derived:
-                    derived["empty_state"] = self.c.propagate(0, 0)
-                self._states[0] = derived["empty_state"]
+            self._states[chosen] = self.c.propagate_from_root(chosen)
         return self._states[chosen]
 
     def supported_bits(self) -> list[int]:
         """Per group, the mask of its bits that extend the selection to a valid configuration."""
         c = self.c
         chosen = self.chosen
+        # What the selection's witness accepts in place of each group's value, for every group in one pass.
+        patched_by_witness: list[int] | None = None
+        if self.witness is not None:
+            patched_by_witness, self._held_by = c.patch_all(self.witness)
         result: list[int] = []
-        # Valid configurations found while testing one group that contain the whole selection are
-        # witnesses for every other group too: patching them settles many later options without a search.
-        pool: list[int] = []
-        for gi in range(len(c.groups)):
-            gm = c.group_mask[gi]
-            own = chosen & gm
-            single_like = c.groups[gi].kind != "multi"  # a multi with max 1 still keeps its choice
-            base = chosen & ~gm if single_like else chosen
+        sym_reps = c.sym_reps
+        for gi, single_like in enumerate(c.single_like):  # a multi with max 1 still keeps its choice
+            if single_like and patched_by_witness is not None:
+                patched = patched_by_witness[gi]
+                if sym_reps[gi] & patched == sym_reps[gi]:
+                    result.append(patched)  # the witness accepts every class: the common case
+                    continue
+            own = chosen & c.group_mask[gi]
+            base = chosen ^ own if single_like else chosen
             if self.witness is not None:
-                witnesses = [self.witness, *pool[-(MAX_WITNESSES - 1):]]
+                # Valid configurations found for earlier groups that contain the whole selection are
+                # witnesses here too: patching them settles many options without a search.
+                witnesses = [self.witness, *self._pool[-(MAX_WITNESSES - 1):]]
             elif single_like and own:
                 # The rest of the selection may be fine and only this group's choice the conflict.
                 w = self.solution(base)
@@ -184,109 +219,357 @@ class Analysis:
                 witnesses = []
             if not witnesses:
                 result.append(0)
-                continue
-            supported = 0
-            if single_like:
-                # Every value a witness accepts in place of its own, in one pass per witness; what the
-                # propagated selection already rules out (when it is the base) needs no search either.
-                patched = 0
-                reps = c.sym_reps[gi]
-                for w in witnesses:
-                    patched |= c.patch_mask(gi, w)
-                    if not reps & ~patched:
-                        break
-                ruled_out = 0 if own or self.witness is None else self._chosen_off
-                for cls in c.sym_classes[gi]:
-                    bit = 1 << cls[0]
-                    if bit & patched:
-                        pass
-                    elif bit & ruled_out or not self._search_support(gi, bit, base, True, witnesses):
-                        continue
-                    else:
-                        patched |= c.patch_mask(gi, witnesses[-1])
-                    for b in cls:
-                        supported |= 1 << b
-                pool += [w for w in witnesses if w & chosen == chosen and w != self.witness and w not in pool]
-                result.append(supported)
-                continue
-            for cls in c.sym_classes[gi]:
-                # A chosen option is not interchangeable with an unchosen one: split the class.
-                parts = [tuple(b for b in cls if own >> b & 1), tuple(b for b in cls if not own >> b & 1)]
-                for part in parts:
-                    if not part:
-                        continue
-                    bit = 1 << part[0]
-                    if self._supports(gi, bit, base, own, single_like, witnesses):
-                        for b in part:
-                            supported |= 1 << b
-            pool += [w for w in witnesses if w & chosen == chosen and w != self.witness and w not in pool]
-            result.append(supported)
+            elif single_like:
+                patched = c.patch_mask(gi, witnesses[0]) if patched_by_witness is None else patched
+                result.append(self._single_like_support(gi, own, base, witnesses, patched))
+            else:
+                result.append(self._multi_support(gi, own, base, witnesses))
         return result
 
-    def _supports(
-        self, gi: int, bit: int, base: int, own: int, single_like: bool, witnesses: list[int]
-    ) -> bool:
-        """Whether `bit` of group `gi` together with `base` extends to a valid configuration."""
+    def _single_like_support(self, gi: int, own: int, base: int, witnesses: list[int], patched: int) -> int:
+        """The supported values of the single-like group `gi`, given what the first witness accepts.
+
+        A patch mask is a union of symmetry classes (their bits lie in the same clause items), so it is the
+        supported set as it stands; each class outside it is then tested through its representative,
+        after the refutations that cost one lookup (most values the first witness does not accept are
+        unsupported).
+        """
+        c = self.c
+        ruled_out = 0 if own or self.witness is None else self._chosen_off
+        open_classes = [
+            (rep, cls_mask)
+            for rep, cls_mask in c.sym_masks[gi]
+            if not rep & patched and not rep & ruled_out and not c.implied_off(rep.bit_length() - 1) & base
+        ]
+        pending = sum(rep for rep, _ in open_classes)
+        for rep, cls_mask in open_classes:
+            pending ^= rep
+            if rep & patched:
+                continue
+            if self._search_support(gi, rep, base, True, witnesses):
+                patched |= cls_mask
+                if pending & patched != pending:
+                    # The configuration found may vouch for the values still to test too.
+                    patched |= c.patch_mask(gi, witnesses[-1])
+        return patched
+
+    def _multi_support(self, gi: int, own: int, base: int, witnesses: list[int]) -> int:
+        """The supported values of the multi group `gi` (each added to the group's current choice).
+
+        Every chosen option is supported (a witness holds them all); an option some witness accepts as an
+        addition (`add_mask`, one pass per witness) too; the rest are tested one class at a time.
+        """
+        c = self.c
+        covered = own
+        used = 0  # witnesses whose additions are in `covered` so far
+        supported = 0
+        for _, cls_mask in c.sym_masks[gi]:
+            # A chosen option is not interchangeable with an unchosen one: split the class.
+            for part in (cls_mask & own, cls_mask & ~own):
+                if not part:
+                    continue
+                rep = part & -part
+                while not rep & covered and used < len(witnesses):
+                    covered |= c.add_mask(gi, witnesses[used])
+                    used += 1
+                if rep & covered or self._multi_search_support(gi, rep, base, own, witnesses):
+                    supported |= part
+        return supported
+
+    def _multi_search_support(self, gi: int, bit: int, base: int, own: int, witnesses: list[int]) -> bool:
+        """Whether the unchosen option `bit` of the multi group `gi` can join `base` when no witness
+        accepts it as an addition: trimmed witnesses, refutation, then search."""
         c = self.c
         gm = c.group_mask[gi]
-        if not single_like and bit & own:
-            return True  # the witness itself contains every chosen option
-        # Cheap first: patch a known solution in this group only; only constraints on the bits that
-        # flipped can change their verdict.
-        bit_cons = c.bit_cons
-        new_cons = bit_cons[bit.bit_length() - 1]
         for w in witnesses:
-            if single_like:
-                old = w & gm
-                cand = (w & ~gm) | bit
-                if c.holds_all(new_cons + bit_cons[old.bit_length() - 1] if old else new_cons, cand):
-                    return True
-            else:
-                if c.holds_all(new_cons, w | bit):
-                    return True
-                # Or add it and drop the witness's own extra options of this group (the maximum may bind).
-                trimmed = (w & ~(gm & ~own)) | bit
-                if trimmed != w | bit and c.holds_all(c.group_cons[gi], trimmed):
-                    return True
-        if not bit & own and bit & self._chosen_off and self.witness is not None:
+            # Add it and drop the witness's own extra options of this group (the maximum may bind).
+            trimmed = (w & ~(gm & ~own)) | bit
+            if trimmed != w | bit and c.holds_all(c.group_cons[gi], trimmed):
+                return True
+        if bit & self._chosen_off and self.witness is not None:
             return False  # the propagated selection itself rules it out
-        return self._search_support(gi, bit, base, single_like, witnesses)
+        return self._search_support(gi, bit, base, False, witnesses)
 
     def _search_support(self, gi: int, bit: int, base: int, single_like: bool, witnesses: list[int]) -> bool:
-        """`_supports` once no witness can simply be patched: refute directly, else propagate and search
-        (a configuration found is appended to `witnesses`)."""
+        """Support of `bit` once no witness can simply be patched: refute directly, else propagate and search
+        (a configuration found is appended to `witnesses`). Cheapest tests first."""
         c = self.c
-        gm = c.group_mask[gi]
+        # Propagating this value alone rules out a chosen one (a fact about the model, looked up; the
+        # single-like groups' caller has looked already).
+        if not single_like and c.implied_off(bit.bit_length() - 1) & base:
+            return False
+        # A witness mended in one other group: bit operations only, and it settles most supported values.
+        if self._patched_twice(gi, bit, witnesses, single_like):
+            return True
         # A rule broken by this value and choices that cannot move any more is a dead end already.
         if self._directly_refuted(gi, bit, base):
             return False
-        # Local search first: keep a witness everywhere except this group and the groups of the rules the
-        # swap breaks; a configuration found there proves support (none found proves nothing).
-        if single_like and self._found_locally(gi, bit, base, witnesses):
-            return True
-        # Then search, from a state built without a full propagation: every full group's other values
-        # cleared, then propagation around this group only. Sound (it only draws consequences) and
-        # enough for the search, which re-checks every rule on each completion it tries.
-        gm_off = (gm & ~bit) if single_like else 0
-        grown = c.propagate(base | bit, (self._full_off & ~gm) | gm_off | (self._full_off & gm & ~bit), gm)
+        grown = self._grown_state(gi, bit, base, single_like)
         if grown is None:
             return False
+        # Local search: keep a witness everywhere except this group and the groups of the rules the swap
+        # breaks; a configuration found there proves support (none found proves nothing).
+        if single_like and self._found_locally(gi, bit, base, witnesses):
+            return True
+        # Then search from the propagated state, which is enough: the search re-checks every rule on each
+        # completion it tries.
         found = c.solve(*grown, propagated=True, budget=self.budget, prefer=witnesses[0])
         if found is None:
             return False
+        self._add_witness(witnesses, found)
+        return True
+
+    def _grown_state(self, gi: int, bit: int, base: int, single_like: bool) -> tuple[int, int] | None:
+        """A propagated state holding `base` and `bit` in group `gi`, for the searches; None on conflict.
+
+        When `base` is the whole selection (its propagated state is at hand), that state plus `bit`, woken
+        around `gi` only. Otherwise (another value of a chosen group) a state built without a full
+        propagation: every full group's other values cleared, then propagation around `gi` only. Sound
+        either way (propagation only draws consequences), and enough for the search, which re-checks
+        every rule on each completion it tries.
+        """
+        c = self.c
+        gm = c.group_mask[gi]
+        gm_off = (gm & ~bit) if single_like else 0
+        chosen_state = self._states.get(self.chosen) if base == self.chosen else None
+        if chosen_state is not None:
+            on, off = chosen_state[0] | bit, chosen_state[1] | gm_off
+            return c.propagate(on, off, wake=c.wake_list(on, off, gm))
+        return c.propagate(base | bit, (self._full_off & ~gm) | gm_off | (self._full_off & gm & ~bit), gm)
+
+    def _patched_twice(self, gi: int, bit: int, witnesses: list[int], single_like: bool) -> bool:
+        """Whether some witness, given `bit` in group `gi` (in place of its value there, or added to a multi
+        group) and one other group changed, is valid (`_two_group_patch`), or for a single-like group two
+        other groups (`_three_group_patch`, tried only once no witness works with one); the configuration
+        found then becomes a witness."""
+        c = self.c
+        gm = c.group_mask[gi]
+        tried: list[tuple[int, list[BrokenClause]]] = []
+        found = None
+        for w in witnesses:
+            self._spend()
+            if single_like:
+                rest = w & c.group_inv[gi]
+                cand = rest | bit
+                broken = self._broken_by_swap(gi, bit, rest)
+            elif (w & gm).bit_count() < c.group_hi[gi]:
+                cand = w | bit
+                broken = self._broken_by_adding(gi, cand)
+            else:
+                continue  # the multi group is full in this witness
+            found = self._two_group_patch(gi, cand, broken)
+            if found is not None:
+                break
+            if broken:
+                tried.append((cand, broken))
+        if found is None and single_like:
+            for cand, broken in tried:
+                found = self._three_group_patch(gi, cand, broken)
+                if found is not None:
+                    break
+        if found is None:
+            return False
+        self._add_witness(witnesses, found)
+        return True
+
+    def _spend(self) -> None:
+        """Count one step of a mend against the search budget: mends stand in for the search steps they save,
+        so a model too intricate for the budget still runs out of it instead of mending without end."""
+        self.budget[0] -= 1
+        if self.budget[0] < 0:
+            raise SearchLimitExceeded("configurator search budget exceeded")
+
+    def _three_group_patch(self, gi: int, cand: int, broken: list[BrokenClause]) -> int | None:
+        """`_two_group_patch` one step deeper: set a group of the first broken clause to a value that makes
+        the clause true, then mend whatever is still broken in one more group. None if that finds nothing
+        (which proves nothing). Cheaper than the local search it saves, which would free the same groups."""
+        c = self.c
+        first_items, first_groups = broken[0]
+        steps = first_groups & self._mendable & c.one_groups & ~(1 << gi)
+        while steps:
+            gj = (steps & -steps).bit_length() - 1
+            steps &= steps - 1
+            gm = c.group_mask[gj]
+            # The values of gj that make an item of the first broken clause true (none is, in `cand`).
+            values = 0
+            for pos, m in first_items:
+                if m & gm:
+                    values |= m if pos else gm ^ (gm & m)
+            while values:
+                value = values & -values
+                values ^= value
+                self._spend()
+                step = (cand & c.group_inv[gj]) | value
+                still = self._broken_by_change(step, (gi, gj))
+                if still is None:
+                    continue  # a clause on gi and gj alone is broken: no third group can help
+                if not still:
+                    return step
+                found = self._two_group_patch(gi, step, still, also=gj)
+                if found is not None:
+                    return found
+        return None
+
+    def _broken_by_change(self, full: int, groups: tuple[int, ...]) -> list[BrokenClause] | None:
+        """The clauses on `groups` that `full` breaks, as their items over other groups and those groups;
+        None when one of them has no item over another group (nothing outside `groups` can mend it)."""
+        c = self.c
+        inside = 0
+        for gj in groups:
+            inside |= c.group_mask[gj]
+        seen: set[int] = set()
+        broken: list[BrokenClause] = []
+        for gj in groups:
+            for ci in c.group_clauses[gj]:
+                if ci in seen:
+                    continue
+                seen.add(ci)
+                items = c.cons[ci][1]
+                for pos, m in items:
+                    if pos:
+                        if full & m:
+                            break
+                    elif not full & m:
+                        break
+                else:
+                    others = tuple((pos, m) for pos, m in items if not m & inside)
+                    if not others:
+                        return None
+                    broken.append((others, sum({1 << c.bit_group[m.bit_length() - 1] for _, m in others})))
+        return broken
+
+    def _broken_by_swap(self, gi: int, bit: int, rest: int) -> list[BrokenClause]:
+        """For each clause that `rest` (a valid configuration minus the single-like group `gi`) breaks once
+        `bit` is chosen in `gi`: its items over other groups (all false in `rest`) and their groups."""
+        return [(others, groups) for others, own, groups in self._dangerous(gi, rest) if not bit & own]
+
+    def _dangerous(self, gi: int, rest: int) -> list[SplitEntry]:
+        """The `group_split` entries of the single-like group `gi` whose items over other groups are all
+        false in `rest`: only the value of `gi` can hold those clauses. The same for every value tried in
+        `gi` against the same witness, so memoised per evaluation."""
+        if self._held_by and rest == self.witness & self.c.group_inv[gi]:
+            return self._held_by[gi]  # found by `patch_all` already
+        key = (gi, rest)
+        found = self._dangerous_memo.get(key)
+        if found is None:
+            found = []
+            for entry in self.c.group_split[gi]:
+                for pos, m in entry[0]:
+                    if pos:
+                        if rest & m:
+                            break
+                    elif not rest & m:
+                        break
+                else:
+                    found.append(entry)
+            self._dangerous_memo[key] = found
+        return found
+
+    def _broken_by_adding(self, gi: int, cand: int) -> list[BrokenClause]:
+        """For each clause on the multi group `gi` that `cand` (a valid configuration with one option added
+        to `gi`) breaks: its items over other groups, and their groups."""
+        c = self.c
+        gm = c.group_mask[gi]
+        broken: list[BrokenClause] = []
+        for ci in c.group_clauses[gi]:
+            items = c.cons[ci][1]
+            for pos, m in items:
+                if pos:
+                    if cand & m:
+                        break
+                elif not cand & m:
+                    break
+            else:
+                others = tuple((pos, m) for pos, m in items if not m & gm)
+                broken.append((others, sum({1 << c.bit_group[m.bit_length() - 1] for _, m in others})))
+        return broken
+
+    def _add_witness(self, witnesses: list[int], found: int) -> None:
+        """Append a valid configuration found to a group's witnesses (dropping the oldest extra one beyond
+        MAX_WITNESSES: the first stays), and to the pool for later groups if it holds the whole selection."""
         if len(witnesses) >= MAX_WITNESSES:
             witnesses.pop(1 if len(witnesses) > 1 else 0)
         witnesses.append(found)
-        return True
+        if found & self.chosen == self.chosen and found not in self._pooled:
+            self._pooled.add(found)
+            self._pool.append(found)
+
+    def _two_group_patch(
+        self, gi: int, cand: int, broken: list[BrokenClause], also: int = -1
+    ) -> int | None:
+        """A valid configuration equal to `cand` except in one group other than `gi`, where `cand` is a valid
+        configuration changed in group `gi` only, which breaks just the clauses whose items over other
+        groups (and their groups) are `broken`; None if none is found (which proves nothing). `also` is a
+        second group already changed (by `_three_group_patch`) that must not change again.
+
+        Only a group that appears in every broken clause can mend them all. For a group of one value that
+        holds no choice, `patch_mask` gives exactly the values that keep all of its clauses true; a multi
+        group is re-chosen greedily (`_mend_multi`). The clauses on neither group keep their value.
+        """
+        c = self.c
+        common = self._mendable & ~(1 << gi)
+        if also >= 0:
+            common &= ~(1 << also)
+        for _, groups in broken:
+            common &= groups
+            if not common:
+                return None
+        while common:
+            gj = (common & -common).bit_length() - 1
+            common &= common - 1
+            if c.group_hi[gj] == 1:
+                allowed = c.patch_mask(gj, cand)
+                if allowed:
+                    return (cand & c.group_inv[gj]) | (allowed & -allowed)
+            else:
+                found = self._mend_multi(gj, cand, broken)
+                if found is not None:
+                    return found
+        return None
+
+    def _mend_multi(self, gj: int, cand: int, broken: list[BrokenClause]) -> int | None:
+        """`cand` with the options of the multi group `gj` changed so that each clause of `broken` (items
+        over groups other than the swapped one, all false in `cand`) gets a true item in `gj`, keeping the
+        selection's own options of `gj`; None when this greedy choice breaks a clause or a limit of `gj`.
+
+        Removals first (a NEG item is made true by dropping its options), then one option added per clause
+        still unmet. The result is checked against every constraint on `gj`, so a wrong guess only costs
+        the fallback to the local search.
+        """
+        c = self.c
+        gm = c.group_mask[gj]
+        drop = 0
+        wanted: list[int] = []
+        for others, _ in broken:
+            pos_mask = neg_mask = 0
+            for pos, m in others:
+                if m & gm:
+                    if pos:
+                        pos_mask |= m
+                    elif not neg_mask:
+                        neg_mask = m
+            if pos_mask:
+                wanted.append(pos_mask)
+            else:
+                drop |= neg_mask
+        if drop & self.chosen:
+            return None
+        values = cand & gm & ~drop
+        for want in wanted:
+            if not values & want:
+                free = want & ~drop
+                if not free:
+                    return None
+                values |= free & -free
+        found = (cand & ~gm) | values
+        return found if c.holds_all(c.group_cons[gj], found) else None
 
     def _found_locally(self, gi: int, bit: int, base: int, witnesses: list[int]) -> bool:
         """`_local_support` from the first witness; a configuration found becomes a witness."""
         found = self._local_support(gi, bit, base, witnesses[0])
         if found is None:
             return False
-        if len(witnesses) >= MAX_WITNESSES:
-            witnesses.pop(1 if len(witnesses) > 1 else 0)
-        witnesses.append(found)
+        self._add_witness(witnesses, found)
         return True
 
     def _local_support(self, gi: int, bit: int, base: int, w: int) -> int | None:
@@ -301,21 +584,12 @@ class Analysis:
         free = 0
         movable = ~(self._fixed | gm)
         groups = {gi}
-        for others, own in c.group_split[gi]:
-            if bit & own:
-                continue
-            for pos, m in others:
-                if pos:
-                    if rest & m:
-                        break
-                elif not rest & m:
-                    break
-            else:
-                for _, m in others:
-                    gj = bit_group[m.bit_length() - 1]
-                    if group_mask[gj] & movable:
-                        free |= group_mask[gj]
-                        groups.add(gj)
+        for others, _ in self._broken_by_swap(gi, bit, rest):
+            for _, m in others:
+                gj = bit_group[m.bit_length() - 1]
+                if group_mask[gj] & movable:
+                    free |= group_mask[gj]
+                    groups.add(gj)
         if not free:
             return None
         # Only clauses on the groups that may change can break: the rest keep w's values, and w is valid.
@@ -364,14 +638,18 @@ class Analysis:
         selectable: dict[str, list[str]] = {}
         ranges: dict[str, list[tuple[str, str]]] = {}
         fillable: dict[str, bool] = {}
-        for gi, mask in enumerate(self.supported_bits()):
-            g = c.groups[gi]
-            if g.kind in ("single", "multi"):
-                selectable[g.id] = [c.bit_option[b] or "" for b in c.group_bits[gi] if mask >> b & 1]
+        for (gi, gid, kind, gm, ids), mask in zip(c.group_views, self.supported_bits(), strict=True):
+            if ids:
+                if mask == gm:
+                    selectable[gid] = list(ids)
+                else:
+                    # Shifted down to the group's own bits, the mask is a small int: cheap to test bit by bit.
+                    local = mask >> c.group_first[gi]
+                    selectable[gid] = [o for k, o in enumerate(ids) if local >> k & 1]
             else:
-                fillable[g.id] = bool(mask)
-                if g.kind == "number":
-                    ranges[g.id] = _value_ranges(c, gi, mask)
+                fillable[gid] = bool(mask)
+                if kind == "number":
+                    ranges[gid] = _value_ranges(c, gi, mask)
         return selectable, ranges, fillable
 
     # ----------------------------------------------------------------------------------------------
@@ -386,10 +664,10 @@ class Analysis:
         exact unless the branch-and-bound node budget runs out, in which case the best found is returned.
         """
         c = self.c
-        chosen_groups = [gi for gi in range(len(c.groups)) if self.chosen & c.group_mask[gi]]
         release: tuple[int, ...] = ()
         exact = True
         if self.witness is None:
+            chosen_groups = [gi for gi in range(len(c.groups)) if self.chosen & c.group_mask[gi]]
             found = self._min_release(chosen_groups)
             if found is None:
                 return None
@@ -403,7 +681,7 @@ class Analysis:
         incumbent = self.solution(keep)
         if incumbent is None:
             return None
-        best = [incumbent, *self._cost(incumbent, c.all_mask & ~incumbent)]
+        best = [incumbent, *self._cost(incumbent, c.all_mask ^ incumbent)]
         # Nothing beats (fewest releases, and no group changed beyond those and the ones that must be).
         floor = [len(release), max(len(release), self._must_change.bit_count())] if exact else [0, 0]
         nodes = [REPAIR_NODES]
@@ -419,20 +697,20 @@ class Analysis:
     def _cost(self, on: int, off: int) -> tuple[int, int]:
         """Lower bounds (exact for a full assignment): (customer choices broken, groups changed)."""
         chosen = self.chosen
-        masks = self.c.group_mask
-        group_of = self.c.bit_group
-        diff = (on & ~chosen) | (off & chosen)
+        c = self.c
+        group_of = c.bit_group
+        ginv = c.group_inv
         broken_bits = off & chosen
+        diff = (on ^ (on & chosen)) | broken_bits
         # Groups whose current count is outside their limits must change however the search goes: counting
         # them from the start is what lets the bound prune at the root for a merely incomplete selection.
         changed, broken = self._must_change, self._must_break
         while diff:
-            low = diff & -diff
-            gi = group_of[low.bit_length() - 1]
+            gi = group_of[diff.bit_length() - 1]
             changed |= 1 << gi
-            if broken_bits & masks[gi]:
+            if broken_bits & c.group_mask[gi]:
                 broken |= 1 << gi
-            diff &= ~masks[gi]
+            diff &= ginv[gi]
         return broken.bit_count(), changed.bit_count()
 
     def _direct_core(self, kept: list[int]) -> list[int] | None:
@@ -457,7 +735,8 @@ class Analysis:
 
     def _branch_and_bound(self, best: list[Any], keep: int, forbid: int, nodes: list[int]) -> None:
         c = self.c
-        state = self.state(keep) if not forbid else c.propagate(keep, forbid)  # memoised when it can be
+        # Memoised when it can be (no forbidden values).
+        state = self.state(keep) if not forbid else c.propagate_from_root(keep, forbid)
         if state is None:
             return
 
@@ -466,7 +745,7 @@ class Analysis:
 
         try:
             for solution in c.iter_solutions(*state, prefer=self.chosen, prune=prune, budget=nodes):
-                cost = self._cost(solution, c.all_mask & ~solution)
+                cost = self._cost(solution, c.all_mask ^ solution)
                 if cost < (best[1], best[2]):
                     best[:] = [solution, *cost]
         except SearchLimitExceeded:
@@ -526,24 +805,32 @@ class Analysis:
         return qx([], False, conflicting)
 
     def _changes(self, sel: Mapping[str, Any], full: int) -> list[Change]:
+        """The per-group changes from the selection to the complete configuration `full`, in model order."""
         c = self.c
+        diff = full ^ self.chosen
+        touched: list[int] = []
+        while diff:
+            gi = c.bit_group[diff.bit_length() - 1]
+            touched.append(gi)
+            diff &= c.group_inv[gi]
         changes: list[Change] = []
-        for gi, g in enumerate(c.groups):
-            gm = c.group_mask[gi]
-            if (full & gm) == (self.chosen & gm):
-                continue
+        for gi in reversed(touched):
+            g = c.groups[gi]
             before = sel.get(g.id)
-            bits = [b for b in c.group_bits[gi] if full >> b & 1]
+            # The group's bits of `full`, shifted down: bit k is the group's k-th option (or class).
+            local = (full & c.group_mask[gi]) >> c.group_first[gi]
+            first = (local & -local).bit_length() - 1  # -1 when nothing is chosen
             if g.kind == "single":
-                after: Any = c.bit_option[bits[0]] if bits else None
+                after: Any = c.group_option_ids[gi][first] if local else None
                 changes.append(Change(g.id, before, after))
             elif g.kind == "multi":
-                after = sorted(c.bit_option[b] or "" for b in bits) or None
+                ids = c.group_option_ids[gi]
+                after = sorted(o for k, o in enumerate(ids) if local >> k & 1) or None
                 changes.append(Change(g.id, before, after))
             elif g.kind == "text":
-                changes.append(Change(g.id, before, None, input_required=bool(bits)))
+                changes.append(Change(g.id, before, None, input_required=bool(local)))
             else:
-                after = _number_value(c, gi, bits[0], before) if bits else None
+                after = _number_value(c, gi, c.group_first[gi] + first, before) if local else None
                 changes.append(Change(g.id, before, after))
         return changes
 
@@ -589,6 +876,16 @@ def _number_value(c: CompiledModel, gi: int, bit: int, before: Any) -> str:
 
 def _value_ranges(c: CompiledModel, gi: int, mask: int) -> list[tuple[str, str]]:
     """Inclusive [min, max] value ranges of the supported classes of number group `gi`, merged."""
+    # A pure function of (group, mask) over a handful of classes: formatted once per model, not per click.
+    memo = c.derived.setdefault("value_ranges", {})
+    key = (gi, mask & c.group_mask[gi])
+    if key not in memo:
+        memo[key] = tuple(_format_ranges(c, gi, mask))
+    return list(memo[key])
+
+
+def _format_ranges(c: CompiledModel, gi: int, mask: int) -> list[tuple[str, str]]:
+    """`_value_ranges` computed."""
     spec = c.groups[gi].number
     assert spec is not None
     merged: list[list[int]] = []

@@ -36,16 +36,22 @@ def read_selection(model: ProductModel, selection: Mapping[str, Any]) -> tuple[d
     if not isinstance(selection, Mapping):
         raise SelectionError("selection", "must be an object")
     group_index = model.group_index
-    for key in selection:
-        if not isinstance(key, str) or key not in group_index:
+    given: list[tuple[int, Any]] = []
+    for key, raw in selection.items():
+        gi = group_index.get(key) if isinstance(key, str) else None
+        if gi is None:
             raise SelectionError(f"selection.{key}", "unknown group")
+        if raw is not None:
+            given.append((gi, raw))
+    # Model order (group indexes are unique, so the sort never compares the values), and only the groups
+    # given: a partial selection of a large model does not pay for the groups it leaves out.
+    given.sort(key=_first)
     c = model.compiled
+    groups = model.groups
     out: dict[str, Any] = {}
     bits = 0
-    for gi, group in enumerate(model.groups):
-        raw = selection.get(group.id)
-        if raw is None:
-            continue
+    for gi, raw in given:
+        group = groups[gi]
         kind = group.kind
         if kind == "single":
             bit = c.option_index[gi].get(raw) if isinstance(raw, str) else None
@@ -74,6 +80,10 @@ def read_selection(model: ProductModel, selection: Mapping[str, Any]) -> tuple[d
                 out[group.id] = read[0]
                 bits |= 1 << c.number_bit(gi, read[1])
     return out, bits
+
+
+def _first(entry: tuple[int, Any]) -> int:
+    return entry[0]
 
 
 def _read_multi(index: Mapping[str, int], raw: Any, where: str) -> tuple[list[str], int]:

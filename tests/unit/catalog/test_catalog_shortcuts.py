@@ -1,0 +1,218 @@
+"""Property tests for the engine's shortcuts: each one must give exactly what the plain solver gives.
+
+The oracle tests (test_catalog_properties.py) already compare `evaluate` with brute force on tiny models.
+These go below `evaluate`, on larger random models too: whole-group patching (`patch_all`, `add_mask`),
+propagation from the root state, the binary no-good table (`implied_off`), the witness mends, and the
+witness-based `selectable` against one plain solver call per value.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from test_catalog_oracle import models
+
+from ecrm.catalog.encoding import CompiledModel
+from ecrm.catalog.engine import parse_product
+from ecrm.catalog.search import Analysis
+from ecrm.catalog.selection import read_selection
+
+SETTINGS = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def _valid_configs(c: CompiledModel, rng: random.Random, count: int) -> list[int]:
+    """Some valid complete configurations (as bitsets), found from random partial states."""
+    found: set[int] = set()
+    for _ in range(count * 4):
+        on = sum(1 << b for b in range(c.nbits) if rng.random() < 0.15)
+        w = c.solve(on)
+        if w is not None:
+            found.add(w)
+        if len(found) >= count:
+            break
+    return sorted(found)
+
+
+def _holds(c: CompiledModel, full: int) -> bool:
+    return c.holds_all(range(c.ncons), full)
+
+
+def generated_model(seed: int, n_groups: int) -> dict[str, Any]:
+    """A random model of `n_groups` groups shaped like the benchmark's: mostly single groups of 6 options,
+    some multi/number/text groups, and about two rules per group of every kind between random groups."""
+    rng = random.Random(seed)
+    groups: list[dict[str, Any]] = []
+    for i in range(n_groups):
+        kind = rng.choice(["single"] * 6 + ["multi", "multi", "number", "text"])
+        g: dict[str, Any] = {"id": f"g{i}", "name": f"G{i}", "kind": kind, "required": rng.random() < 0.5}
+        if kind in ("single", "multi"):
+            g["options"] = [
+                {"id": f"o{j}", "name": f"O{j}", "price": rng.randint(0, 900), "default": j == 0}
+                for j in range(rng.randint(2, 6))
+            ]
+            if kind == "multi":
+                g["options"][0]["default"] = False
+                g["min"], g["max"] = 0, rng.randint(1, len(g["options"]))
+        elif kind == "number":
+            g.update({"min": "36", "max": "40", "step": "0.5", "price": 0})
+        else:
+            g.update({"max_length": 5, "price": 100})
+        groups.append(g)
+
+    def term(g: dict[str, Any], many: bool) -> dict[str, Any]:
+        if g["kind"] == "text":
+            return {"group": g["id"]}
+        if g["kind"] == "number":
+            return {"group": g["id"], "min": rng.choice(["37", "38.5", "39"])}
+        ids = [o["id"] for o in g["options"]]
+        if many:
+            return {"group": g["id"], "options": sorted(rng.sample(ids, rng.randint(1, len(ids))))}
+        return {"group": g["id"], "option": rng.choice(ids)}
+
+    rules: list[dict[str, Any]] = []
+    for k in range(2 * n_groups):
+        a, b = rng.sample(groups, 2)
+        kind = rng.choice(["requires", "excludes", "conditional_requirement"])
+        then = term(b, kind != "excludes")
+        rules.append({"id": f"r{k}", "kind": kind, "message": "m", "if": term(a, False), "then": then})
+    return {
+        "product_id": "p",
+        "name": "P",
+        "currency": "EUR",
+        "base_price": 1000,
+        "groups": groups,
+        "rules": rules,
+    }
+
+
+def _random_selection(c: CompiledModel, rng: random.Random, doc: dict[str, Any]) -> dict[str, Any]:
+    sel: dict[str, Any] = {}
+    for g in doc["groups"]:
+        if rng.random() < 0.5:
+            continue
+        if g["kind"] == "single":
+            sel[g["id"]] = rng.choice(g["options"])["id"]
+        elif g["kind"] == "multi":
+            picked = rng.sample(g["options"], rng.randint(0, min(2, len(g["options"]))))
+            sel[g["id"]] = [o["id"] for o in picked]
+    return sel
+
+
+def _item_true(item: tuple[bool, int], full: int) -> bool:
+    pos, m = item
+    return bool(full & m) if pos else not full & m
+
+
+def _check_patches(c: CompiledModel, w: int) -> None:
+    """`patch_all` and `add_mask` against one full check per value."""
+    allowed, held_by = c.patch_all(w)
+    for gi, gm in enumerate(c.group_mask):
+        bits = [1 << b for b in c.group_bits[gi]]
+        if c.group_hi[gi] == 1:
+            expected = sum(b for b in bits if _holds(c, (w & ~gm) | b))
+            assert allowed[gi] == expected == c.patch_mask(gi, w), gi
+            # The entries `patch_all` hands over are exactly the clauses only this group's value holds.
+            rest = w & ~gm
+            only_here = [e for e in c.group_split[gi] if not any(_item_true(item, rest) for item in e[0])]
+            assert held_by[gi] == only_here, gi
+        expected_add = sum(b for b in bits if _holds(c, w | b))
+        assert c.add_mask(gi, w) == expected_add, gi
+
+
+@SETTINGS
+@given(doc=models(max_groups=5), seed=st.integers(0, 2**16))
+def test_whole_group_patches_match_one_check_per_value(doc: dict[str, Any], seed: int) -> None:
+    c = parse_product(doc).compiled
+    for w in _valid_configs(c, random.Random(seed), 6):
+        assert _holds(c, w)
+        _check_patches(c, w)
+
+
+def test_whole_group_patches_on_larger_models() -> None:
+    for seed in range(6):
+        c = parse_product(generated_model(seed, 14)).compiled
+        for w in _valid_configs(c, random.Random(seed), 8):
+            _check_patches(c, w)
+
+
+@SETTINGS
+@given(doc=models(max_groups=5), seed=st.integers(0, 2**16))
+def test_propagation_from_the_root_is_the_full_propagation(doc: dict[str, Any], seed: int) -> None:
+    c = parse_product(doc).compiled
+    rng = random.Random(seed)
+    for _ in range(20):
+        on = sum(1 << b for b in range(c.nbits) if rng.random() < 0.2)
+        off = sum(1 << b for b in range(c.nbits) if rng.random() < 0.1) & ~on
+        assert c.propagate_from_root(on, off) == c.propagate(on, off)
+    for b in range(c.nbits):
+        # The no-good table is sound: no valid configuration holds b with a bit it rules out.
+        ruled_out = c.implied_off(b)
+        w = c.solve(1 << b)
+        if w is not None:
+            assert not w & ruled_out
+
+
+def _search_based_support(c: CompiledModel, chosen: int) -> list[int]:
+    """The definition of `supported_bits`, one plain solver call per value (no witness, no shortcut)."""
+    out: list[int] = []
+    for gi, gm in enumerate(c.group_mask):
+        single_like = c.groups[gi].kind != "multi"
+        base = chosen & ~gm if single_like else chosen
+        mask = 0
+        for b in c.group_bits[gi]:
+            bit = 1 << b
+            # A single-like group gets exactly this value; a multi group gets it on top of its choice.
+            if c.solve(base | bit, (gm & ~bit) if single_like else 0) is not None:
+                mask |= bit
+        out.append(mask)
+    return out
+
+
+def test_witness_based_selectable_matches_one_search_per_value() -> None:
+    for seed in range(8):
+        doc = generated_model(seed, 12)
+        model = parse_product(doc)
+        c = model.compiled
+        rng = random.Random(seed)
+        for _ in range(25):
+            _, chosen = read_selection(model, _random_selection(c, rng, doc))
+            assert Analysis(model, chosen).supported_bits() == _search_based_support(c, chosen)
+
+
+@SETTINGS
+@given(doc=models(max_groups=5), seed=st.integers(0, 2**16))
+def test_witness_based_selectable_matches_one_search_per_value_on_small_models(
+    doc: dict[str, Any], seed: int
+) -> None:
+    model = parse_product(doc)
+    c = model.compiled
+    rng = random.Random(seed)
+    for _ in range(5):
+        chosen = sum(1 << b for b in range(c.nbits) if rng.random() < 0.25)
+        assert Analysis(model, chosen).supported_bits() == _search_based_support(c, chosen)
+
+
+def test_every_mended_witness_is_valid_and_keeps_the_selection() -> None:
+    for seed in range(8):
+        doc = generated_model(seed, 12)
+        model = parse_product(doc)
+        c = model.compiled
+        rng = random.Random(seed)
+        for _ in range(15):
+            _, chosen = read_selection(model, _random_selection(c, rng, doc))
+            analysis = Analysis(model, chosen)
+            if analysis.witness is None:
+                continue
+            for gi, gm in enumerate(c.group_mask):
+                single_like = c.groups[gi].kind != "multi"
+                base = chosen & ~gm if single_like else chosen
+                for b in c.group_bits[gi]:
+                    witnesses = [analysis.witness]
+                    if analysis._patched_twice(gi, 1 << b, witnesses, single_like):
+                        found = witnesses[-1]
+                        assert _holds(c, found)
+                        assert found & (base | 1 << b) == base | 1 << b
+
