@@ -216,3 +216,82 @@ def test_every_mended_witness_is_valid_and_keeps_the_selection() -> None:
                         assert _holds(c, found)
                         assert found & (base | 1 << b) == base | 1 << b
 
+
+def _plain_complete(c: CompiledModel, on: int, off: int, prefer: int) -> int:
+    """The definition of `complete`, group by group and value by value (no per-model fill, no skips)."""
+    for gi, gm in enumerate(c.group_mask):
+        um = gm & ~(on | off)
+        if not um:
+            continue
+        order = [m for m in c.pref_order[gi] if m & um]
+        if c.group_hi[gi] == 1:
+            preferred = [m for m in order if m & prefer]
+            if preferred:
+                # Among preferred values: a default first, else the lowest.
+                on |= next((m for m in sorted(preferred) if m & c.default_mask), min(preferred))
+            elif c.group_lo[gi] > 0:
+                on |= next((m for m in sorted(order) if m & c.default_mask), min(order))
+            continue
+        t = (on & gm).bit_count()
+        picks = [m for m in order if m & prefer][: max(0, c.group_hi[gi] - t)]
+        for m in order:
+            if len(picks) >= c.group_lo[gi] - t:
+                break
+            if m not in picks:
+                picks.append(m)
+        on |= sum(picks)
+    return on
+
+
+def _plain_first_broken(c: CompiledModel, full: int, clauses: list[int], start: int) -> int:
+    for ci in clauses[start:]:
+        if not any(_item_true(item, full) for item in c.cons[ci][1]):
+            return ci
+    return -1
+
+
+@SETTINGS
+@given(doc=models(max_groups=5), seed=st.integers(0, 2**16))
+def test_completion_and_first_broken_clause_match_their_definitions(doc: dict[str, Any], seed: int) -> None:
+    c = parse_product(doc).compiled
+    rng = random.Random(seed)
+    for _ in range(20):
+        on = sum(1 << b for b in range(c.nbits) if rng.random() < 0.15)
+        off = sum(1 << b for b in range(c.nbits) if rng.random() < 0.15) & ~on
+        state = c.propagate_from_root(on, off)
+        if state is None:
+            continue
+        prefer = rng.choice([0, sum(1 << b for b in range(c.nbits) if rng.random() < 0.3)])
+        full = c.complete(*state, prefer)
+        assert full == _plain_complete(c, *state, prefer)
+        clauses = list(c.clause_ids)
+        start = rng.randint(0, len(clauses))
+        assert c._first_broken(full, clauses, start) == _plain_first_broken(c, full, clauses, start)
+        # The empty assignment too: a clause of POS items only is broken there.
+        assert c._first_broken(0, clauses, 0) == _plain_first_broken(c, 0, clauses, 0)
+
+
+def test_completion_matches_its_definition_on_larger_models() -> None:
+    for seed in range(6):
+        c = parse_product(generated_model(seed, 14)).compiled
+        rng = random.Random(seed)
+        for _ in range(30):
+            state = c.propagate_from_root(sum(1 << b for b in range(c.nbits) if rng.random() < 0.1))
+            if state is None:
+                continue
+            for prefer in (0, *_valid_configs(c, rng, 2)):
+                assert c.complete(*state, prefer) == _plain_complete(c, *state, prefer)
+
+
+def test_memoised_answers_match_a_fresh_model() -> None:
+    """The per-model memos (option ids per supported mask, changes that fill an empty group) give the same
+    `evaluate` as a model parsed afresh for every call."""
+    from ecrm.catalog.engine import evaluate
+
+    for seed in range(4):
+        doc = generated_model(seed, 12)
+        model = parse_product(doc)
+        rng = random.Random(seed)
+        for _ in range(20):
+            sel = _random_selection(model.compiled, rng, doc)
+            assert evaluate(model, sel).to_dict() == evaluate(parse_product(doc), sel).to_dict()

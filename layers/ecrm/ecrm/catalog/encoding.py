@@ -198,6 +198,11 @@ class CompiledModel:
         # Each group's complement within the model's bits (a positive int: see `propagate`).
         self.group_inv: list[int] = [self.all_mask ^ gm for gm in self.group_mask]
         self.clause_ids: tuple[int, ...] = tuple(ci for ci, con in enumerate(self.cons) if not con[0])
+        # Per constraint, a mask that a complete assignment must touch for the clause to break: its first NEG
+        # item (an "if" condition); 0 (no such test) for a clause without one, or a cardinality.
+        self.clause_gate: list[int] = [
+            0 if con[0] else next((m for pos, m in con[1] if not pos), 0) for con in self.cons
+        ]
         bit_cons: list[list[int]] = [[] for _ in range(nbits)]
         self.con_mask: list[int] = []
         for ci, con in enumerate(self.cons):
@@ -256,6 +261,12 @@ class CompiledModel:
                         self.default_mask |= 1 << self.option_bit[(gi, o.id)]
             elif g.kind == "number" and g.number is not None and g.number.default is not None:
                 self.default_mask |= 1 << self.number_bit(gi, g.number.index(g.number.default) or 0)
+        # What `complete` gives a whole open group of at most one value when nothing is preferred there: its
+        # first default, else its first value.
+        self.group_fill: list[int] = []
+        for gm in self.group_mask:
+            first = (gm & self.default_mask) or gm
+            self.group_fill.append(first & -first)
         self.pref_order: list[tuple[int, ...]] = []
         for bits in self.group_bits:
             masks = [1 << b for b in bits]
@@ -782,8 +793,12 @@ class CompiledModel:
     def _first_broken(self, full: int, clauses: Sequence[int], start: int) -> int:
         """Id of the first clause of `clauses[start:]` that the complete assignment breaks, or -1."""
         cons = self.cons
+        gate = self.clause_gate
         for k in range(start, len(clauses)):
             ci = clauses[k]
+            g = gate[ci]
+            if g and not full & g:
+                continue  # its first condition is false: the clause holds (a lookup, not a walk)
             for pos, m in cons[ci][1]:
                 if pos:
                     if full & m:
@@ -803,27 +818,36 @@ class CompiledModel:
         undecided = self.all_mask ^ (on | off)
         bit_group = self.bit_group
         gmasks = self.group_mask
+        group_lo, group_hi = self.group_lo, self.group_hi
         defaults = self.default_mask
+        fill = self.group_fill
         # Each group is finished on its own, so the order does not matter: highest first is the cheapest
-        # walk over a bignum (see `propagate`).
+        # walk over a bignum (see `propagate`). Only `on` is returned, so the values left out are not
+        # recorded anywhere; a search node calls this on hundreds of bits, so every bignum op counts.
         while undecided:
             gi = bit_group[undecided.bit_length() - 1]
             gm = gmasks[gi]
             um = gm & undecided
             undecided ^= um
-            if self.group_hi[gi] == 1:
+            if group_hi[gi] == 1:
                 # Undecided means nothing chosen yet (propagation clears the rest once one is chosen).
-                pick = um & prefer or (0 if self.group_lo[gi] == 0 else um)
-                if pick:
-                    pick = (pick & defaults) or pick
-                    pick &= -pick
-                on |= pick
-                off |= um ^ pick
+                pick = um & prefer
+                if not pick:
+                    if not group_lo[gi]:
+                        continue  # nothing is the cheapest value of an optional group
+                    if um == gm:
+                        on |= fill[gi]  # the whole group open: its first default, else first option
+                        continue
+                    pick = um
+                pick = (pick & defaults) or pick
+                on |= pick & -pick
                 continue
             t = (on & gm).bit_count()
+            if t >= group_lo[gi] and not um & prefer:
+                continue  # nothing preferred to add, and the minimum is met
             picks = 0
-            room = self.group_hi[gi] - t
-            need = self.group_lo[gi] - t
+            room = group_hi[gi] - t
+            need = group_lo[gi] - t
             for m in self.pref_order[gi]:
                 if m & um & prefer and room > 0:
                     picks |= m
@@ -837,7 +861,6 @@ class CompiledModel:
                         picks |= m
                         need -= 1
             on |= picks
-            off |= um ^ picks
         return on
 
     def iter_solutions(

@@ -256,19 +256,26 @@ class Analysis:
     def _multi_support(self, gi: int, own: int, base: int, witnesses: list[int]) -> int:
         """The supported values of the multi group `gi` (each added to the group's current choice).
 
-        Every chosen option is supported (a witness holds them all); an option some witness accepts as an
-        addition (`add_mask`, one pass per witness) too; the rest are tested one class at a time.
+        Every chosen option is supported (a witness holds them all). An unchosen option that the propagated
+        selection rules out, or that rules out a chosen one by itself (`implied_off`), is not: these are
+        lookups, so they come before any witness is checked (about two options per click at 30 groups end
+        here). An option some witness accepts as an addition (`add_mask`, one pass per witness) is
+        supported; the rest are tested one class at a time. Only called when the selection has a witness,
+        so its propagated state exists.
         """
         c = self.c
         covered = own
         used = 0  # witnesses whose additions are in `covered` so far
         supported = 0
+        ruled_out = self._chosen_off
         for _, cls_mask in c.sym_masks[gi]:
             # A chosen option is not interchangeable with an unchosen one: split the class.
             for part in (cls_mask & own, cls_mask & ~own):
                 if not part:
                     continue
                 rep = part & -part
+                if not rep & covered and (rep & ruled_out or c.implied_off(rep.bit_length() - 1) & base):
+                    continue
                 while not rep & covered and used < len(witnesses):
                     covered |= c.add_mask(gi, witnesses[used])
                     used += 1
@@ -278,7 +285,7 @@ class Analysis:
 
     def _multi_search_support(self, gi: int, bit: int, base: int, own: int, witnesses: list[int]) -> bool:
         """Whether the unchosen option `bit` of the multi group `gi` can join `base` when no witness
-        accepts it as an addition: trimmed witnesses, refutation, then search."""
+        accepts it as an addition (and no lookup refutes it): trimmed witnesses, then search."""
         c = self.c
         gm = c.group_mask[gi]
         for w in witnesses:
@@ -286,18 +293,13 @@ class Analysis:
             trimmed = (w & ~(gm & ~own)) | bit
             if trimmed != w | bit and c.holds_all(c.group_cons[gi], trimmed):
                 return True
-        if bit & self._chosen_off and self.witness is not None:
-            return False  # the propagated selection itself rules it out
         return self._search_support(gi, bit, base, False, witnesses)
 
     def _search_support(self, gi: int, bit: int, base: int, single_like: bool, witnesses: list[int]) -> bool:
         """Support of `bit` once no witness can simply be patched: refute directly, else propagate and search
         (a configuration found is appended to `witnesses`). Cheapest tests first."""
         c = self.c
-        # Propagating this value alone rules out a chosen one (a fact about the model, looked up; the
-        # single-like groups' caller has looked already).
-        if not single_like and c.implied_off(bit.bit_length() - 1) & base:
-            return False
+        # (The callers have refuted what a lookup refutes: `implied_off`, and the propagated selection.)
         # A witness mended in one other group: bit operations only, and it settles most supported values.
         if self._patched_twice(gi, bit, witnesses, single_like):
             return True
@@ -414,28 +416,22 @@ class Analysis:
         """The clauses on `groups` that `full` breaks, as their items over other groups and those groups;
         None when one of them has no item over another group (nothing outside `groups` can mend it)."""
         c = self.c
-        inside = 0
-        for gj in groups:
-            inside |= c.group_mask[gj]
-        seen: set[int] = set()
+        inside, clauses = _pair_clauses(c, groups)
         broken: list[BrokenClause] = []
-        for gj in groups:
-            for ci in c.group_clauses[gj]:
-                if ci in seen:
-                    continue
-                seen.add(ci)
-                items = c.cons[ci][1]
-                for pos, m in items:
-                    if pos:
-                        if full & m:
-                            break
-                    elif not full & m:
+        cons = c.cons
+        for ci in clauses:
+            items = cons[ci][1]
+            for pos, m in items:
+                if pos:
+                    if full & m:
                         break
-                else:
-                    others = tuple((pos, m) for pos, m in items if not m & inside)
-                    if not others:
-                        return None
-                    broken.append((others, sum({1 << c.bit_group[m.bit_length() - 1] for _, m in others})))
+                elif not full & m:
+                    break
+            else:
+                others = tuple((pos, m) for pos, m in items if not m & inside)
+                if not others:
+                    return None
+                broken.append((others, sum({1 << c.bit_group[m.bit_length() - 1] for _, m in others})))
         return broken
 
     def _broken_by_swap(self, gi: int, bit: int, rest: int) -> list[BrokenClause]:
@@ -638,14 +634,13 @@ class Analysis:
         selectable: dict[str, list[str]] = {}
         ranges: dict[str, list[tuple[str, str]]] = {}
         fillable: dict[str, bool] = {}
+        memo = _selectable_memo(c)
         for (gi, gid, kind, gm, ids), mask in zip(c.group_views, self.supported_bits(), strict=True):
             if ids:
                 if mask == gm:
                     selectable[gid] = list(ids)
                 else:
-                    # Shifted down to the group's own bits, the mask is a small int: cheap to test bit by bit.
-                    local = mask >> c.group_first[gi]
-                    selectable[gid] = [o for k, o in enumerate(ids) if local >> k & 1]
+                    selectable[gid] = _option_ids(c, memo[gi], gi, mask >> c.group_first[gi])
             else:
                 fillable[gid] = bool(mask)
                 if kind == "number":
@@ -814,25 +809,46 @@ class Analysis:
             touched.append(gi)
             diff &= c.group_inv[gi]
         changes: list[Change] = []
+        memo = _fill_memo(c)
         for gi in reversed(touched):
-            g = c.groups[gi]
-            before = sel.get(g.id)
+            before = sel.get(c.groups[gi].id)
             # The group's bits of `full`, shifted down: bit k is the group's k-th option (or class).
             local = (full & c.group_mask[gi]) >> c.group_first[gi]
-            first = (local & -local).bit_length() - 1  # -1 when nothing is chosen
-            if g.kind == "single":
-                after: Any = c.group_option_ids[gi][first] if local else None
-                changes.append(Change(g.id, before, after))
-            elif g.kind == "multi":
-                ids = c.group_option_ids[gi]
-                after = sorted(o for k, o in enumerate(ids) if local >> k & 1) or None
-                changes.append(Change(g.id, before, after))
-            elif g.kind == "text":
-                changes.append(Change(g.id, before, None, input_required=bool(local)))
+            if before is None and c.single_like[gi]:
+                # Filling an empty group of at most one value depends on nothing else, and a Change is
+                # immutable: one per (group, value) per model (an incomplete selection fills a dozen).
+                change = memo[gi].get(local)
+                if change is None:
+                    change = memo[gi][local] = _change(c, gi, None, local)
+                changes.append(change)
             else:
-                after = _number_value(c, gi, c.group_first[gi] + first, before) if local else None
-                changes.append(Change(g.id, before, after))
+                changes.append(_change(c, gi, before, local))
         return changes
+
+
+def _fill_memo(c: CompiledModel) -> list[dict[int, Change]]:
+    """Per group of at most one value, the `Change` filling it from empty with each value (at most one
+    entry per bit of the group, and one for "nothing")."""
+    memo = c.derived.get("fill_changes")
+    if memo is None:
+        memo = c.derived["fill_changes"] = [{} for _ in c.groups]
+    return memo
+
+
+def _change(c: CompiledModel, gi: int, before: Any, local: int) -> Change:
+    """The change of group `gi` from `before` to the value whose bits (shifted down to the group's first bit)
+    are `local`."""
+    g = c.groups[gi]
+    first = (local & -local).bit_length() - 1  # -1 when nothing is chosen
+    if g.kind == "single":
+        return Change(g.id, before, c.group_option_ids[gi][first] if local else None)
+    if g.kind == "multi":
+        ids = c.group_option_ids[gi]
+        return Change(g.id, before, sorted(o for k, o in enumerate(ids) if local >> k & 1) or None)
+    if g.kind == "text":
+        return Change(g.id, before, None, input_required=bool(local))
+    after = _number_value(c, gi, c.group_first[gi] + first, before) if local else None
+    return Change(g.id, before, after)
 
 
 class _OutOfBudget(Exception):
@@ -853,6 +869,45 @@ def _min_hitting_set(cores: list[tuple[int, ...]], chosen_groups: list[int]) -> 
             if all(any(gi in combo for gi in core) for core in cores):
                 return combo
     return tuple(chosen_groups)
+
+
+def _pair_clauses(c: CompiledModel, groups: tuple[int, ...]) -> tuple[int, tuple[int, ...]]:
+    """The bits of `groups` and the clauses on any of them (those of the first group first, each once): per
+    model, filled on first use (the three-group mend asks for the same few pairs on every click)."""
+    memo = c.derived.setdefault("pair_clauses", {})
+    found = memo.get(groups)
+    if found is None:
+        inside = 0
+        for gj in groups:
+            inside |= c.group_mask[gj]
+        clauses = tuple(dict.fromkeys(ci for gj in groups for ci in c.group_clauses[gj]))
+        found = memo[groups] = (inside, clauses)
+    return found
+
+
+# Per-model memos keyed by a group's own bits stop growing here (a group of many options has more subsets
+# than clicks ever show; beyond this the answer is just computed).
+GROUP_MEMO_LIMIT = 1024
+
+
+def _selectable_memo(c: CompiledModel) -> list[dict[int, tuple[str, ...]]]:
+    """Per group, the option ids of each supported mask seen so far (a fact about the model)."""
+    memo = c.derived.get("selectable_ids")
+    if memo is None:
+        memo = c.derived["selectable_ids"] = [{} for _ in c.groups]
+    return memo
+
+
+def _option_ids(c: CompiledModel, memo: dict[int, tuple[str, ...]], gi: int, local: int) -> list[str]:
+    """The option ids of group `gi` whose bits are set in `local` (the group's bits shifted down), in
+    option order. A pure function of (group, mask), and most clicks show a mask seen before: memoised per
+    model, which saves walking a dozen options per group on every click."""
+    ids = memo.get(local)
+    if ids is None:
+        ids = tuple(o for k, o in enumerate(c.group_option_ids[gi]) if local >> k & 1)
+        if len(memo) < GROUP_MEMO_LIMIT:
+            memo[local] = ids
+    return list(ids)
 
 
 def _number_value(c: CompiledModel, gi: int, bit: int, before: Any) -> str:
