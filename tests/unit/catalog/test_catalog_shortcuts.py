@@ -295,3 +295,100 @@ def test_memoised_answers_match_a_fresh_model() -> None:
         for _ in range(20):
             sel = _random_selection(model.compiled, rng, doc)
             assert evaluate(model, sel).to_dict() == evaluate(parse_product(doc), sel).to_dict()
+
+
+def _plain_propagate(c: CompiledModel, on: int, off: int) -> tuple[int, int] | None:
+    """The definition of unit propagation: every constraint, over and over, until nothing changes (no
+    queue, no wake-up lists)."""
+    changed = True
+    while changed:
+        changed = False
+        for con in c.prop_cons:
+            if con[0]:
+                _, gm, lo, hi = con
+                t = (on & gm).bit_count()
+                um = gm & ~(on | off)
+                u = um.bit_count()
+                if t > hi or t + u < lo:
+                    return None
+                if um and t == hi:
+                    off |= um
+                    changed = True
+                elif um and t + u == lo:
+                    on |= um
+                    changed = True
+                continue
+            open_items = []
+            for pos, m, rest in con[1]:
+                true = bool(on & m) if pos else m & off == m
+                false = m & off == m if pos else bool(on & m)
+                if true:
+                    break
+                if not false:
+                    open_items.append((pos, m, rest))
+            else:
+                if not open_items:
+                    return None
+                if len(open_items) == 1:
+                    pos, m, rest = open_items[0]
+                    um = m & ~off
+                    if not pos:
+                        new_off, new_on = off | um, on
+                    elif um & (um - 1):
+                        new_off, new_on = off | (rest & ~(on | off)), on
+                    else:
+                        new_off, new_on = off, on | um
+                    if (new_on, new_off) != (on, off):
+                        on, off = new_on, new_off
+                        changed = True
+    return on, off
+
+
+def _check_propagation(c: CompiledModel, rng: random.Random) -> None:
+    for _ in range(20):
+        on = sum(1 << b for b in range(c.nbits) if rng.random() < 0.15)
+        off = sum(1 << b for b in range(c.nbits) if rng.random() < 0.1) & ~on
+        expected = _plain_propagate(c, on, off)
+        assert c.propagate(on, off) == expected
+        assert c.propagate_from_root(on, off) == expected
+        if expected is None:
+            continue
+        # From a propagated state, one more group set and only its constraints woken (as the search does).
+        gi = rng.randrange(len(c.groups))
+        um = c.group_mask[gi] & ~(expected[0] | expected[1])
+        if not um:
+            continue
+        bit = 1 << rng.choice([b for b in c.group_bits[gi] if um >> b & 1])
+        grown_on, grown_off = expected[0] | bit, expected[1]
+        if c.group_hi[gi] == 1:
+            grown_off |= um & ~bit
+        woken = c.propagate(grown_on, grown_off, wake=c.wake_list(grown_on, grown_off, c.group_mask[gi]))
+        assert woken == _plain_propagate(c, grown_on, grown_off)
+
+
+@SETTINGS
+@given(doc=models(max_groups=5), seed=st.integers(0, 2**16))
+def test_propagation_matches_its_definition(doc: dict[str, Any], seed: int) -> None:
+    """`propagate` wakes, after ruling bits out or choosing them, only the constraints that can then
+    change (`wake_after_off`, `wake_after_on`): the fixpoint must be the plain one."""
+    _check_propagation(parse_product(doc).compiled, random.Random(seed))
+
+
+def test_propagation_matches_its_definition_on_larger_models() -> None:
+    for seed in range(6):
+        _check_propagation(parse_product(generated_model(seed, 14)).compiled, random.Random(seed))
+
+
+def test_patch_tables_match_the_pass_over_the_clauses() -> None:
+    """`patch_all` (per-model tables per group value) against `patch_all_plain` (one pass over the
+    clauses), on valid configurations and on arbitrary assignments, on a warm and on a fresh model."""
+    for seed in range(6):
+        doc = generated_model(seed, 14)
+        warm = parse_product(doc).compiled
+        rng = random.Random(seed)
+        fulls = _valid_configs(warm, rng, 8)
+        fulls += [sum(1 << b for b in range(warm.nbits) if rng.random() < 0.2) for _ in range(20)]
+        for full in fulls * 2:
+            assert warm.patch_all(full) == warm.patch_all_plain(full)
+            fresh = parse_product(doc).compiled
+            assert fresh.patch_all(full) == fresh.patch_all_plain(full)

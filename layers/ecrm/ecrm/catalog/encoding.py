@@ -30,6 +30,9 @@ if TYPE_CHECKING:
 # Request-path searches give up after this many propagations instead of pinning a Lambda. Realistic models
 # need a few dozen per evaluation; check_consistency runs the same searches at admin save time.
 DEFAULT_BUDGET = 20_000
+# Per-model tables keyed by a group's value (or by a set of clauses) stop growing here per group: a multi
+# group has more subsets than clicks ever show; beyond this the answer is just computed.
+GROUP_TABLE_LIMIT = 1024
 
 Item = tuple[bool, int]  # (positive, mask)
 # A clause seen from one group: (its items over other groups, the group's values that make one of its own
@@ -38,6 +41,10 @@ SplitEntry = tuple[tuple[Item, ...], int, int]
 # A clause for `patch_all`: its items with their groups, per group the values making one of its items on
 # that group true, and per group its `SplitEntry`.
 ClauseView = tuple[tuple[tuple[bool, int, int], ...], dict[int, int], dict[int, SplitEntry]]
+
+
+# A group held no clause alone (shared, never changed).
+_NO_ENTRIES: list[SplitEntry] = []
 
 
 class SearchLimitExceeded(RuntimeError):
@@ -216,6 +223,27 @@ class CompiledModel:
         for gi in range(len(self.groups)):
             touching = sorted({ci for b in self.group_bits[gi] for ci in self.bit_cons[b]})
             self.group_cons.append(tuple(touching))
+        # What `propagate` wakes once it has ruled bits of a group out, or chosen them: the group's
+        # cardinality, and the clauses with a POS item on the group (ruling out can make such an item
+        # false), or with a NEG item on it (choosing can make one false). An item only made true cannot
+        # make its clause propagate or fail.
+        self.wake_after_off: list[tuple[int, ...]] = []
+        self.wake_after_on: list[tuple[int, ...]] = []
+        for gi, gm in enumerate(self.group_mask):
+            after_off: list[int] = []
+            after_on: list[int] = []
+            for ci in self.group_cons[gi]:
+                con = self.cons[ci]
+                if con[0]:
+                    after_off.append(ci)
+                    after_on.append(ci)
+                    continue
+                if any(pos and m & gm for pos, m in con[1]):
+                    after_off.append(ci)
+                if any(not pos and m & gm for pos, m in con[1]):
+                    after_on.append(ci)
+            self.wake_after_off.append(tuple(after_off))
+            self.wake_after_on.append(tuple(after_on))
         # Per group, every clause touching it split into (items over other groups, bits of this group that
         # make one of its own items true). Every item lies inside one group, so for a configuration `w`
         # with this group's value swapped for one bit b, the clause holds iff an other-group item holds in
@@ -251,6 +279,13 @@ class CompiledModel:
                 owns[gj] = owns.get(gj, 0) | (m if pos else self.group_mask[gj] & ~m)
             entries = {gj: entry_of[(ci, gj)] for gj in owns if (ci, gj) in entry_of}
             self.clause_items.append((items, owns, entries))
+        # For `patch_all`: per group, its clause items as (clause position in `clause_items`, positive, mask).
+        self.group_items: list[tuple[tuple[int, bool, int], ...]] = [() for _ in self.groups]
+        for k, (items, _, _) in enumerate(self.clause_items):
+            for pos, m, gj in items:
+                self.group_items[gj] += ((k, pos, m),)
+        self.item_groups: tuple[int, ...] = tuple(gi for gi, items in enumerate(self.group_items) if items)
+        self.clauses_all = (1 << len(self.clause_items)) - 1
 
         # Value order for search: defaults first (so completions suggest them), then document order.
         self.default_mask = 0
@@ -315,12 +350,23 @@ class CompiledModel:
         self.sym_masks: list[tuple[tuple[int, int], ...]] = [
             tuple((1 << cls[0], _mask(cls)) for cls in classes) for classes in self.sym_classes
         ]
+        # The same with the representative's bit index, for lookups in `implied_off_table`.
+        self.sym_entries: list[tuple[tuple[int, int, int], ...]] = [
+            tuple((1 << cls[0], _mask(cls), cls[0]) for cls in classes) for classes in self.sym_classes
+        ]
 
         # Immutable per-model data that higher layers derive lazily (e.g. violation texts); a plain dict
         # keeps this module free of their types.
         self.derived: dict[str, Any] = {}
         self._root: list[tuple[int, int] | None] = []  # [propagate(0, 0)] once computed
         self._implied_off: list[int] = [-1] * nbits  # per bit, filled on first use (see `implied_off`)
+        # Per group: its value (the group's bits of a configuration) -> the clauses with a true item on it
+        # (as bits of their position in `clause_items`); and such a set of clauses -> what holding exactly
+        # those clauses alone makes of the group (`_group_held`). Facts about the model, filled on first use.
+        self._true_clauses: list[dict[int, int]] = [{} for _ in self.groups]
+        self._held_memo: list[dict[int, tuple[int, list[SplitEntry]]]] = [{} for _ in self.groups]
+        # Read-only view for hot loops: an entry below 0 is not filled yet (call `implied_off`).
+        self.implied_off_table = self._implied_off
 
     # ----------------------------------------------------------------------------------------------
     # Indexing helpers
@@ -504,14 +550,86 @@ class CompiledModel:
                 allowed &= ~(neg_hit & ~helps)
         return allowed | present
 
+    def true_clauses(self, gi: int, value: int) -> int:
+        """The clauses (as bits of their position in `clause_items`) with an item on group `gi` that is true
+        when the group's bits are `value`; memoised per (group, value) up to `GROUP_TABLE_LIMIT` values."""
+        memo = self._true_clauses[gi]
+        found = memo.get(value)
+        if found is None:
+            found = 0
+            for k, pos, m in self.group_items[gi]:
+                if (value & m) if pos else not value & m:
+                    found |= 1 << k
+            if len(memo) < GROUP_TABLE_LIMIT:
+                memo[value] = found
+        return found
+
+    def _group_held(self, gi: int, held: int) -> tuple[int, list[SplitEntry]]:
+        """For the clauses `held` (bits of positions in `clause_items`) held by group `gi` alone: the values
+        of `gi` that keep them all, and their `group_split` entries in clause order. Memoised per model."""
+        memo = self._held_memo[gi]
+        found = memo.get(held)
+        if found is None:
+            allowed = self.group_mask[gi]
+            entries: list[SplitEntry] = []
+            rest = held
+            while rest:  # ascending: clause order
+                low = rest & -rest
+                rest ^= low
+                _, owns, split = self.clause_items[low.bit_length() - 1]
+                allowed &= owns[gi]
+                entry = split.get(gi)
+                if entry is not None:
+                    entries.append(entry)
+            found = (allowed, entries)
+            if len(memo) < GROUP_TABLE_LIMIT:
+                memo[held] = found
+        return found
+
     def patch_all(self, full: int) -> tuple[list[int], list[list[SplitEntry]]]:
         """`patch_mask(gi, full)` for every at-most-one group `gi` at once (entries of other groups are
-        meaningless), in one pass over the clauses instead of one pass per group; and per group, the
-        `group_split` entries of the clauses that only that group's value holds in `full` (the ones a
-        change of that value may break).
+        meaningless), without one pass per group; and per group, the `group_split` entries of the clauses
+        that only that group's value holds in `full` (the ones a change of that value may break). The lists
+        handed out are shared: read them, do not change them.
 
         A clause that `full` satisfies through items of one group only restricts that group's values to
-        those satisfying it; a clause satisfied through two groups survives any swap of one group.
+        those satisfying it; a clause satisfied through two groups survives any swap of one group. Both
+        steps are per-model tables (`true_clauses`, `_group_held`), so a valid `full` costs a few lookups
+        per group; one that breaks a clause goes through `patch_all_plain`.
+        """
+        gmasks = self.group_mask
+        once = twice = 0
+        trues: list[tuple[int, int]] = []
+        memos = self._true_clauses
+        for gj in self.item_groups:
+            value = full & gmasks[gj]
+            t = memos[gj].get(value)
+            if t is None:
+                t = self.true_clauses(gj, value)
+            twice |= once & t
+            once |= t
+            trues.append((gj, t))
+        if once != self.clauses_all:
+            return self.patch_all_plain(full)
+        only = once ^ twice
+        allowed = list(gmasks)
+        held_by: list[list[SplitEntry]] = [_NO_ENTRIES] * len(gmasks)
+        held_memo = self._held_memo
+        for gj, t in trues:
+            mine = t & only
+            if mine:
+                found = held_memo[gj].get(mine)
+                if found is None:
+                    found = self._group_held(gj, mine)
+                allowed[gj], held_by[gj] = found
+        return allowed, held_by
+
+    def patch_all_plain(self, full: int) -> tuple[list[int], list[list[SplitEntry]]]:
+        """`patch_all` by its definition, one pass over the clauses (used for a `full` that breaks a clause).
+
+        A clause that `full` satisfies through items of one group only restricts that group's values to
+        those satisfying it; a clause satisfied through two groups survives any swap of one group; a broken
+        one restricts every group it is on.
         """
         allowed = list(self.group_mask)
         held_by: list[list[SplitEntry]] = [[] for _ in allowed]
@@ -558,6 +676,7 @@ class CompiledModel:
         bit_group = self.bit_group
         group_cons = self.group_cons
         ginv = self.group_inv
+        after_off, after_on = self.wake_after_off, self.wake_after_on
         if wake is not None:
             inq = bytearray(self.ncons)
             queue = []
@@ -602,11 +721,12 @@ class CompiledModel:
                     return None
                 if t == hi:
                     off |= um
+                    wakes = after_off[ci]  # (constraint id == group index for a cardinality)
                 elif t + u == lo:
                     on |= um
+                    wakes = after_on[ci]
                 else:
                     continue
-                new = um
             else:
                 nunk = 0
                 unk_pos = False
@@ -634,30 +754,27 @@ class CompiledModel:
                     um = unk_m ^ (unk_m & off)
                     if not unk_pos:
                         off |= um
+                        wakes = after_off[bit_group[um.bit_length() - 1]]
                     elif um & (um - 1):
                         # Several ways to satisfy it; inside one at-most-one group the others go.
                         um = unk_rest ^ (unk_rest & (on | off))
                         if not um:
                             continue
                         off |= um
+                        wakes = after_off[bit_group[um.bit_length() - 1]]
                     else:
                         on |= um
-                    new = um
-                    while new:
-                        gi = bit_group[new.bit_length() - 1]
-                        for cj in group_cons[gi]:
-                            if not inq[cj] and cj != ci:
-                                inq[cj] = 1
-                                queue.append(cj)
-                        new &= ginv[gi]
+                        wakes = after_on[bit_group[um.bit_length() - 1]]
+                    # (Every item, so every bit set here, lies inside one group.)
+                    for cj in wakes:
+                        if not inq[cj] and cj != ci:
+                            inq[cj] = 1
+                            queue.append(cj)
                 continue
-            while new:
-                gi = bit_group[new.bit_length() - 1]
-                for cj in group_cons[gi]:
-                    if not inq[cj] and cj != ci:
-                        inq[cj] = 1
-                        queue.append(cj)
-                new &= ginv[gi]
+            for cj in wakes:
+                if not inq[cj] and cj != ci:
+                    inq[cj] = 1
+                    queue.append(cj)
         return on, off
 
     def _alternatives(
@@ -932,28 +1049,26 @@ class CompiledModel:
         None when `seed` has no undecided group left (it is broken for good).
         """
         cons = self.cons
-        ngroups = len(self.group_mask)
         decided = on | off
         gmasks = self.group_mask
+        ginv = self.group_inv
         bit_group = self.bit_group
-        group_cons = self.group_cons
+        group_clauses = self.group_clauses  # (the clauses of each group, without its cardinality)
+        con_mask = self.con_mask
         seen = {seed}
         clauses = [seed]
         groups = 0
-        todo: list[int] = []
         k = 0
         while k < len(clauses):
-            cm = self.con_mask[clauses[k]]
+            cm = con_mask[clauses[k]]
             unknown = cm ^ (cm & (decided | groups))
             k += 1
             while unknown:
                 gi = bit_group[unknown.bit_length() - 1]
-                unknown &= self.group_inv[gi]
+                unknown &= ginv[gi]
                 groups |= gmasks[gi]
-                todo.append(gi)
-            while todo:
-                for cj in group_cons[todo.pop()]:
-                    if cj < ngroups or cj in seen:
+                for cj in group_clauses[gi]:
+                    if cj in seen:
                         continue
                     seen.add(cj)
                     for pos, m in cons[cj][1]:

@@ -235,12 +235,20 @@ class Analysis:
         unsupported).
         """
         c = self.c
-        ruled_out = 0 if own or self.witness is None else self._chosen_off
-        open_classes = [
-            (rep, cls_mask)
-            for rep, cls_mask in c.sym_masks[gi]
-            if not rep & patched and not rep & ruled_out and not c.implied_off(rep.bit_length() - 1) & base
-        ]
+        # One AND per class for both "accepted" and "ruled out by the propagated selection".
+        settled = patched if own or self.witness is None else patched | self._chosen_off
+        table = c.implied_off_table
+        open_classes: list[tuple[int, int]] = []
+        for rep, cls_mask, b in c.sym_entries[gi]:
+            if rep & settled:
+                continue
+            off = table[b]
+            if off < 0:
+                off = c.implied_off(b)
+            if not off & base:
+                open_classes.append((rep, cls_mask))
+        if not open_classes:
+            return patched
         pending = sum(rep for rep, _ in open_classes)
         for rep, cls_mask in open_classes:
             pending ^= rep
@@ -268,14 +276,20 @@ class Analysis:
         used = 0  # witnesses whose additions are in `covered` so far
         supported = 0
         ruled_out = self._chosen_off
+        table = c.implied_off_table
         for _, cls_mask in c.sym_masks[gi]:
             # A chosen option is not interchangeable with an unchosen one: split the class.
             for part in (cls_mask & own, cls_mask & ~own):
                 if not part:
                     continue
                 rep = part & -part
-                if not rep & covered and (rep & ruled_out or c.implied_off(rep.bit_length() - 1) & base):
-                    continue
+                if not rep & covered:
+                    if rep & ruled_out:
+                        continue
+                    b = rep.bit_length() - 1
+                    off = table[b]
+                    if (off if off >= 0 else c.implied_off(b)) & base:
+                        continue
                 while not rep & covered and used < len(witnesses):
                     covered |= c.add_mask(gi, witnesses[used])
                     used += 1
@@ -346,14 +360,21 @@ class Analysis:
         found then becomes a witness."""
         c = self.c
         gm = c.group_mask[gi]
+        ginv = c.group_inv[gi]
         tried: list[tuple[int, list[BrokenClause]]] = []
         found = None
+        budget = self.budget
+        held = self._held_by[gi] if self._held_by else None
         for w in witnesses:
-            self._spend()
+            budget[0] -= 1  # `_spend`, inline: this is the hottest loop of `selectable`
+            if budget[0] < 0:
+                raise SearchLimitExceeded("configurator search budget exceeded")
             if single_like:
-                rest = w & c.group_inv[gi]
+                rest = w & ginv
                 cand = rest | bit
-                broken = self._broken_by_swap(gi, bit, rest)
+                # `_broken_by_swap`; for the selection's witness its clauses held by `gi` are at hand.
+                dangerous = held if held is not None and w == self.witness else self._dangerous(gi, rest)
+                broken = [(others, groups) for others, own, groups in dangerous if not bit & own]
             elif (w & gm).bit_count() < c.group_hi[gi]:
                 cand = w | bit
                 broken = self._broken_by_adding(gi, cand)
@@ -510,13 +531,29 @@ class Analysis:
             common &= groups
             if not common:
                 return None
+        group_hi = c.group_hi
         while common:
             gj = (common & -common).bit_length() - 1
             common &= common - 1
-            if c.group_hi[gj] == 1:
-                allowed = c.patch_mask(gj, cand)
+            if group_hi[gj] == 1:
+                # `c.patch_mask(gj, cand)`, inline (about two calls per mend).
+                rest = cand & c.group_inv[gj]
+                allowed = c.group_mask[gj]
+                for others, own_values, _ in c.group_split[gj]:
+                    if allowed & own_values == allowed:
+                        continue
+                    for pos, m in others:
+                        if pos:
+                            if rest & m:
+                                break
+                        elif not rest & m:
+                            break
+                    else:
+                        allowed &= own_values
+                        if not allowed:
+                            break
                 if allowed:
-                    return (cand & c.group_inv[gj]) | (allowed & -allowed)
+                    return rest | (allowed & -allowed)
             else:
                 found = self._mend_multi(gj, cand, broken)
                 if found is not None:
