@@ -363,18 +363,12 @@ class Analysis:
         ginv = c.group_inv[gi]
         tried: list[tuple[int, list[BrokenClause]]] = []
         found = None
-        budget = self.budget
-        held = self._held_by[gi] if self._held_by else None
         for w in witnesses:
-            budget[0] -= 1  # `_spend`, inline: this is the hottest loop of `selectable`
-            if budget[0] < 0:
-                raise SearchLimitExceeded("configurator search budget exceeded")
+            self._spend()
             if single_like:
                 rest = w & ginv
                 cand = rest | bit
-                # `_broken_by_swap`; for the selection's witness its clauses held by `gi` are at hand.
-                dangerous = held if held is not None and w == self.witness else self._dangerous(gi, rest)
-                broken = [(others, groups) for others, own, groups in dangerous if not bit & own]
+                broken = self._broken_by_swap(gi, bit, rest)
             elif (w & gm).bit_count() < c.group_hi[gi]:
                 cand = w | bit
                 broken = self._broken_by_adding(gi, cand)
@@ -536,24 +530,9 @@ class Analysis:
             gj = (common & -common).bit_length() - 1
             common &= common - 1
             if group_hi[gj] == 1:
-                # `c.patch_mask(gj, cand)`, inline (about two calls per mend).
-                rest = cand & c.group_inv[gj]
-                allowed = c.group_mask[gj]
-                for others, own_values, _ in c.group_split[gj]:
-                    if allowed & own_values == allowed:
-                        continue
-                    for pos, m in others:
-                        if pos:
-                            if rest & m:
-                                break
-                        elif not rest & m:
-                            break
-                    else:
-                        allowed &= own_values
-                        if not allowed:
-                            break
+                allowed = c.patch_mask(gj, cand)
                 if allowed:
-                    return rest | (allowed & -allowed)
+                    return (cand & c.group_inv[gj]) | (allowed & -allowed)
             else:
                 found = self._mend_multi(gj, cand, broken)
                 if found is not None:
