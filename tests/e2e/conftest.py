@@ -23,6 +23,8 @@ from typing import Any
 import pytest
 import requests
 
+from tests import polling
+
 ROOT = Path(__file__).resolve().parents[2]
 STARTUP_TIMEOUT_S = 45.0
 READY_LINE = "e-CRM local stack ready"
@@ -43,14 +45,8 @@ def person_env(**extra: str) -> dict[str, str]:
 
 
 def wait_for(predicate: Callable[[], Any], timeout: float = 10.0, interval: float = 0.1) -> Any:
-    """Poll until `predicate()` is truthy; returns its value or fails the test."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"condition not met within {timeout}s")
+    """`tests.polling.wait_for` with this suite's default timeout."""
+    return polling.wait_for(predicate, timeout, interval)
 
 
 @dataclass

@@ -16,6 +16,7 @@ import requests
 from infra.local import gateway as gw
 from infra.local import tokens
 from infra.local.system import LocalSystem
+from tests import polling
 
 
 @pytest.fixture(scope="session")
@@ -81,14 +82,8 @@ def member_token() -> Callable[[str], str]:
 
 
 def wait_for(predicate: Callable[[], Any], timeout: float = 15.0, interval: float = 0.1) -> Any:
-    """Poll until `predicate()` is truthy; returns its value or fails the test."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"condition not met within {timeout}s")
+    """`tests.polling.wait_for` with this suite's default timeout."""
+    return polling.wait_for(predicate, timeout, interval)
 
 
 def outbox_for(system: LocalSystem, address: str) -> list[EmailMessage]:
