@@ -108,24 +108,17 @@ def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     return env
 
 
-def _run_child(case: Case, prefix: list[str], env: dict[str, str], timeout: int) -> Any:
-    """Run `case.code` in the self-timing child behind `prefix` (the interpreter, or valgrind and it)."""
-    proc = subprocess.run(
-        [*prefix, "-c", _CHILD.format(code=case.code)],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+def _run(args: list[str], env: dict[str, str], what: str, timeout: int = 120) -> Any:
+    """Run a benchmark child from the repository root; its output, or a RuntimeError with its stderr."""
+    proc = subprocess.run(args, env=env, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
     if proc.returncode != 0:
-        raise RuntimeError(f"{case.name} failed:\n{proc.stderr[-3000:]}")
+        raise RuntimeError(f"{what} failed:\n{proc.stderr[-3000:]}")
     return proc
 
 
 def run_once(case: Case, python: str = sys.executable) -> Sample:
     """Run `case.code` in a fresh interpreter; returns its own timing."""
-    proc = _run_child(case, [python], case.env, timeout=120)
+    proc = _run([python, "-c", _CHILD.format(code=case.code)], case.env, case.name)
     line = next(ln for ln in proc.stdout.splitlines() if ln.startswith("BENCH "))
     _, ms, cpu, modules, xray = line.split()
     return Sample(float(ms), float(cpu), int(modules), xray == "1")
@@ -154,7 +147,8 @@ def instructions(case: Case, python: str = sys.executable) -> int:
     count of an empty case. It misses what instructions do not show (waiting for the disk, cache misses)."""
     with tempfile.TemporaryDirectory() as tmp:
         valgrind = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={tmp}/callgrind.out", python]
-        proc = _run_child(case, valgrind, {**case.env, "PYTHONHASHSEED": "0"}, timeout=900)
+        child = [*valgrind, "-c", _CHILD.format(code=case.code)]
+        proc = _run(child, {**case.env, "PYTHONHASHSEED": "0"}, f"{case.name} under valgrind", timeout=900)
     found = _INSTRUCTIONS.search(proc.stderr)
     if found is None:
         raise RuntimeError(f"no instruction count in valgrind's output:\n{proc.stderr[-3000:]}")
@@ -184,16 +178,8 @@ def compile_cost(case: Case, python: str = sys.executable) -> tuple[int, float]:
     """(files, median CPU ms) to compile the sources an entry point imports that ship without .pyc unless the
     build compiles them: our code (app.py, functions/, layers/ecrm) and the Chalice runtime module the
     Makefile copies. Lambda's code directories are read-only, so Python cannot cache what it compiles."""
-    proc = subprocess.run(
-        [python, "-c", _COMPILE_CHILD.format(code=case.code, root=str(ROOT) + os.sep)],
-        env=case.env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    if proc.returncode != 0:
-        raise RuntimeError(proc.stderr[-3000:])
+    code = _COMPILE_CHILD.format(code=case.code, root=str(ROOT) + os.sep)
+    proc = _run([python, "-c", code], case.env, f"compiling for {case.name}")
     _, files, ms = next(ln for ln in proc.stdout.splitlines() if ln.startswith("COMPILE ")).split()
     return int(files), float(ms)
 
@@ -215,16 +201,7 @@ _IMPORTTIME = re.compile(r"import time:\s+(\d+) \|\s+(\d+) \|( *)(\S+)")
 def importtime(code: str, env: dict[str, str], python: str = sys.executable) -> list[ImportRecord]:
     """The `-X importtime` report of running `code` in a fresh interpreter (excluding interpreter start-up
     imports, which are listed before `code` starts: they are the same for every handler)."""
-    proc = subprocess.run(
-        [python, "-X", "importtime", "-c", code],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    if proc.returncode != 0:
-        raise RuntimeError(proc.stderr[-3000:])
+    proc = _run([python, "-X", "importtime", "-c", code], env, "-X importtime")
     records = []
     for line in proc.stderr.splitlines():
         m = _IMPORTTIME.match(line)
