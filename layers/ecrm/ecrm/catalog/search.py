@@ -16,7 +16,7 @@ from decimal import Decimal
 from itertools import combinations
 from typing import Any
 
-from ecrm.catalog.encoding import DEFAULT_BUDGET, CompiledModel, Item, SearchLimitExceeded, SplitEntry
+from ecrm.catalog.encoding import DEFAULT_BUDGET, CompiledModel, SearchLimitExceeded, SplitEntry
 from ecrm.catalog.model import ProductModel, format_decimal
 
 # Repair is an optimisation; these caps keep a pathological selection from costing more than a few ms.
@@ -24,9 +24,10 @@ REPAIR_SAT_CALLS = 400
 REPAIR_NODES = 64
 MAX_WITNESSES = 4
 
-# A clause a changed witness breaks: its items over the groups that may still change, and those groups (as
-# bits of group indexes).
-BrokenClause = tuple[tuple[Item, ...], int]
+# A clause a changed witness breaks, shaped as a `SplitEntry` (so one passes as is): its items over the
+# groups that may still change, the changed group's values that would hold it (0 where unused), and those
+# other groups as bits of group indexes.
+BrokenClause = SplitEntry
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,13 +167,29 @@ class Analysis:
         # The selection's propagated state, from the full groups just found (the same fixpoint as from the
         # selection alone: those values are what the group limits rule out first).
         self._states[chosen] = c.propagate_from_root(chosen, self._full_off, settled=True)
-        self.witness = self.solution(chosen)
+        self.witness = self._support_witness(chosen)
         if self.witness is not None:
             self._pooled.add(self.witness)
         # Bits the propagated selection rules out (sound: adding one of them to the selection has no
         # valid completion); only consulted when a witness exists, i.e. the propagation succeeded.
         chosen_state = self._states[chosen]
         self._chosen_off = chosen_state[1] if chosen_state is not None else 0
+
+    def _support_witness(self, chosen: int) -> int | None:
+        """A valid configuration holding the selection, for the supports: the selection completed with the
+        model's most permissive values (`support_prefer`) when that breaks no rule, else `solution`.
+
+        The permissive completion accepts far more values as they stand than the default one, so fewer
+        need a mend or a search; but only the default one is the repair's starting point (a repair
+        suggests defaults), and it is what tells whether a witness exists at all, so it comes first.
+        """
+        found = self.solution(chosen)
+        state = self._states[chosen]
+        if found is None or state is None:
+            return found
+        c = self.c
+        probe = c.complete(*state, c.support_prefer)
+        return probe if c.holds_all(c.clause_ids, probe) else found
 
     def solution(self, chosen: int) -> int | None:
         """A full valid assignment containing the bits chosen (memoised per evaluation)."""
@@ -366,9 +383,8 @@ class Analysis:
         for w in witnesses:
             self._spend()
             if single_like:
-                rest = w & ginv
-                cand = rest | bit
-                broken = self._broken_by_swap(gi, bit, rest)
+                cand = (w & ginv) | bit
+                broken = self._broken_by_swap(gi, bit, w)
             elif (w & gm).bit_count() < c.group_hi[gi]:
                 cand = w | bit
                 broken = self._broken_by_adding(gi, cand)
@@ -401,7 +417,7 @@ class Analysis:
         the clause true, then mend whatever is still broken in one more group. None if that finds nothing
         (which proves nothing). Cheaper than the local search it saves, which would free the same groups."""
         c = self.c
-        first_items, first_groups = broken[0]
+        first_items, _, first_groups = broken[0]
         steps = first_groups & self._mendable & c.one_groups & ~(1 << gi)
         while steps:
             gj = (steps & -steps).bit_length() - 1
@@ -446,20 +462,26 @@ class Analysis:
                 others = tuple((pos, m) for pos, m in items if not m & inside)
                 if not others:
                     return None
-                broken.append((others, sum({1 << c.bit_group[m.bit_length() - 1] for _, m in others})))
+                broken.append((others, 0, sum({1 << c.bit_group[m.bit_length() - 1] for _, m in others})))
         return broken
 
-    def _broken_by_swap(self, gi: int, bit: int, rest: int) -> list[BrokenClause]:
-        """For each clause that `rest` (a valid configuration minus the single-like group `gi`) breaks once
-        `bit` is chosen in `gi`: its items over other groups (all false in `rest`) and their groups."""
-        return [(others, groups) for others, own, groups in self._dangerous(gi, rest) if not bit & own]
+    def _broken_by_swap(self, gi: int, bit: int, w: int) -> list[BrokenClause]:
+        """The `group_split` entries of the clauses that the valid configuration `w` breaks once `bit` takes
+        the place of its value in the single-like group `gi` (their items over other groups are all false
+        in `w`)."""
+        broken: list[BrokenClause] = []
+        for entry in self._dangerous(gi, w):
+            if not bit & entry[1]:
+                broken.append(entry)
+        return broken
 
-    def _dangerous(self, gi: int, rest: int) -> list[SplitEntry]:
+    def _dangerous(self, gi: int, w: int) -> list[SplitEntry]:
         """The `group_split` entries of the single-like group `gi` whose items over other groups are all
-        false in `rest`: only the value of `gi` can hold those clauses. The same for every value tried in
-        `gi` against the same witness, so memoised per evaluation."""
-        if self._held_by and rest == self.witness & self.c.group_inv[gi]:
+        false in the valid configuration `w`: only the value of `gi` holds those clauses. The same for
+        every value tried in `gi` against the same witness, so memoised per evaluation."""
+        if w is self.witness and self._held_by:
             return self._held_by[gi]  # found by `patch_all` already
+        rest = w & self.c.group_inv[gi]
         key = (gi, rest)
         found = self._dangerous_memo.get(key)
         if found is None:
@@ -492,7 +514,7 @@ class Analysis:
                     break
             else:
                 others = tuple((pos, m) for pos, m in items if not m & gm)
-                broken.append((others, sum({1 << c.bit_group[m.bit_length() - 1] for _, m in others})))
+                broken.append((others, 0, sum({1 << c.bit_group[m.bit_length() - 1] for _, m in others})))
         return broken
 
     def _add_witness(self, witnesses: list[int], found: int) -> None:
@@ -517,14 +539,14 @@ class Analysis:
         holds no choice, `patch_mask` gives exactly the values that keep all of its clauses true; a multi
         group is re-chosen greedily (`_mend_multi`). The clauses on neither group keep their value.
         """
-        c = self.c
         common = self._mendable & ~(1 << gi)
         if also >= 0:
             common &= ~(1 << also)
-        for _, groups in broken:
+        for _, _, groups in broken:
             common &= groups
             if not common:
                 return None
+        c = self.c
         group_hi = c.group_hi
         while common:
             gj = (common & -common).bit_length() - 1
@@ -552,7 +574,7 @@ class Analysis:
         gm = c.group_mask[gj]
         drop = 0
         wanted: list[int] = []
-        for others, _ in broken:
+        for others, _, _ in broken:
             pos_mask = neg_mask = 0
             for pos, m in others:
                 if m & gm:
@@ -596,7 +618,7 @@ class Analysis:
         free = 0
         movable = ~(self._fixed | gm)
         groups = {gi}
-        for others, _ in self._broken_by_swap(gi, bit, rest):
+        for others, _, _ in self._broken_by_swap(gi, bit, w):
             for _, m in others:
                 gj = bit_group[m.bit_length() - 1]
                 if group_mask[gj] & movable:
