@@ -13,7 +13,7 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_catalog_oracle import models
+from test_catalog_oracle import load_seed, models
 
 from ecrm.catalog.encoding import CompiledModel
 from ecrm.catalog.engine import parse_product
@@ -215,6 +215,33 @@ def test_every_mended_witness_is_valid_and_keeps_the_selection() -> None:
                         found = witnesses[-1]
                         assert _holds(c, found)
                         assert found & (base | 1 << b) == base | 1 << b
+
+
+def test_supports_start_from_the_permissive_completion_and_repairs_from_the_defaults() -> None:
+    # The car's permissive values differ from its defaults in several required groups (e.g. an automatic
+    # gearbox holds more rules than the default manual one), so both completions are exercised.
+    car = parse_product(load_seed("car"))
+    c = car.compiled
+    sel, chosen = read_selection(car, {"model": "estate", "packs": ["tow"]})
+    analysis = Analysis(car, chosen)
+    assert analysis.witness is not None and _holds(c, analysis.witness)
+    assert analysis.witness & chosen == chosen
+    assert analysis.witness & c.support_prefer  # it leans to the permissive values...
+    assert analysis.witness != analysis.solution(chosen)  # ...which are not the defaults
+    # The repair still fills the open groups with their defaults, not with the permissive values.
+    filled = {change.group: change.after for change in analysis.repair(sel) or []}
+    assert filled["transmission"] == "manual" and filled["engine"] == "petrol-1-5"
+    for seed in range(6):
+        doc = generated_model(seed, 12)
+        model = parse_product(doc)
+        rng = random.Random(seed)
+        for _ in range(15):
+            _, chosen = read_selection(model, _random_selection(model.compiled, rng, doc))
+            analysis = Analysis(model, chosen)
+            assert (analysis.witness is None) == (analysis.solution(chosen) is None)
+            if analysis.witness is not None:
+                assert _holds(model.compiled, analysis.witness)
+                assert analysis.witness & chosen == chosen
 
 
 def _plain_complete(c: CompiledModel, on: int, off: int, prefer: int) -> int:
