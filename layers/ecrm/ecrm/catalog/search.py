@@ -216,11 +216,17 @@ class Analysis:
             patched_by_witness, self._held_by = c.patch_all(self.witness)
         result: list[int] = []
         sym_reps = c.sym_reps
+        group_mask = c.group_mask
+        # What the propagated selection rules out is settled too, in the groups the selection leaves open.
+        ruled_out = self._chosen_off
         for gi, single_like in enumerate(c.single_like):  # a multi with max 1 still keeps its choice
             if single_like and patched_by_witness is not None:
                 patched = patched_by_witness[gi]
-                if sym_reps[gi] & patched == sym_reps[gi]:
-                    result.append(patched)  # the witness accepts every class: the common case
+                reps = sym_reps[gi]
+                if reps & patched == reps or (
+                    not chosen & group_mask[gi] and reps & (patched | ruled_out) == reps
+                ):
+                    result.append(patched)  # every class is accepted or ruled out: the common case
                     continue
             own = chosen & c.group_mask[gi]
             base = chosen ^ own if single_like else chosen
