@@ -228,7 +228,7 @@ class Analysis:
                 ):
                     result.append(patched)  # every class is accepted or ruled out: the common case
                     continue
-            own = chosen & c.group_mask[gi]
+            own = chosen & group_mask[gi]
             base = chosen ^ own if single_like else chosen
             if self.witness is not None:
                 # Valid configurations found for earlier groups that contain the whole selection are
