@@ -28,8 +28,9 @@ class AppError(Exception):
         }
         if instance:
             body["instance"] = instance
-        if self.field:
-            body["errors"] = [{"field": self.field, "detail": self.detail}]
+        if self.field is not None:
+            # An empty key is a key too (`{"": 1}`): name it so a client can still see which one.
+            body["errors"] = [{"field": self.field or '""', "detail": self.detail}]
         body.update(self.extra)
         return body
 
