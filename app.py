@@ -15,7 +15,7 @@ from typing import Any
 from chalice.app import Chalice, Request, Response
 
 from ecrm.customers.identity import Customer, from_claims
-from ecrm.platform import coldstart
+from ecrm.platform import coldstart, jsonbody
 from ecrm.platform.errors import AppError, BadRequest, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
 from ecrm.platform.idempotency import set_lambda_context
 from ecrm.platform.observability import logger, metrics, set_correlation_id
@@ -121,12 +121,7 @@ def body() -> Any:
         raise UnsupportedMediaType("send application/json", field="Content-Type")
     if not raw:
         raise BadRequest("body is required", field="body")
-    try:
-        return json.loads(raw)
-    except UnicodeDecodeError as err:
-        raise BadRequest("body must be UTF-8 JSON", field="body") from err
-    except ValueError as err:
-        raise BadRequest(f"body is not valid JSON: {err}", field="body") from err
+    return jsonbody.parse(raw)
 
 
 def customer() -> Customer:

@@ -215,6 +215,22 @@ def _sample(name: str) -> dict[str, Any]:
 def _request(
     gateway: gw.Gateway, sample: dict[str, Any], params: dict[str, str], query: dict[str, str], doc: Any
 ) -> tuple[int, dict[str, str], bytes]:
+    """The sample's request with these parameters and this JSON body (its own addresses made unique)."""
+    n = next(REQUESTS)
+    text = json.dumps(doc).replace(json.dumps(FUZZ_EMAIL), json.dumps(f"fuzz-{n}@example.com"))
+    data = b"" if doc is None and not sample.get("body") else text.encode()
+    return _send(gateway, sample, params, query, data, n)
+
+
+def _send(
+    gateway: gw.Gateway,
+    sample: dict[str, Any],
+    params: dict[str, str],
+    query: dict[str, str],
+    data: bytes,
+    n: int,
+) -> tuple[int, dict[str, str], bytes]:
+    """The sample's request with these parameters and raw body, authorised (and signed) as its route wants."""
     path = sample["resource"]
     for name, value in params.items():
         path = path.replace("{" + name + "}", quote(value, safe=""))
@@ -226,9 +242,6 @@ def _request(
         headers["authorization"] = "Bearer " + tokens.mint(MEMBER_EMAIL)
     elif _is_admin(sample):
         headers["authorization"] = ADMIN_AUTHORIZATION
-    n = next(REQUESTS)
-    text = json.dumps(doc).replace(json.dumps(FUZZ_EMAIL), json.dumps(f"fuzz-{n}@example.com"))
-    data = b"" if doc is None and not sample.get("body") else text.encode()
     if sample["resource"] == "/carrier-events":
         secret = gateway.api.environment["CARRIER_WEBHOOK_SECRET"].encode()
         headers[carriers.SIGNATURE_HEADER.lower()] = carriers.sign(secret, data, clock.now())
@@ -283,3 +296,37 @@ def test_an_unknown_empty_key_is_named_too(gateway: gw.Gateway, path: str) -> No
     )
     assert status == 422
     assert json.loads(data)["errors"][0]["field"] == '""'
+
+
+RAW_BODIES = {
+    "deeply nested array": b"[" * 30000 + b"]" * 30000,
+    "deeply nested object": b'{"a":' * 20000 + b"1" + b"}" * 20000,
+    "nested 900 deep": b'{"selection": '
+    + b"[" * 900
+    + b"]" * 900
+    + b', "lines": '
+    + b"[" * 900
+    + b"]" * 900
+    + b"}",
+    "NaN": b'{"selection": {"model": NaN}, "lines": [{"sku": "TEE-ORG-M", "quantity": NaN}]}',
+    "Infinity": b'{"points": Infinity, "lines": [{"sku": "TEE-ORG-M", "quantity": -Infinity}]}',
+    "5000-digit number": b'{"points": ' + b"9" * 5000 + b', "quantity": 1e999}',
+    "invalid UTF-8": b'{"name": "\xff\xfe"}',
+    "byte order mark": b'\xef\xbb\xbf{"selection": {}}',
+    "lone surrogate": b'{"message": "\\ud800", "name": "\\udfff"}',
+    "not JSON": b"hello",
+    "empty": b"",
+}
+WRITE_SAMPLES = [s for s in JSON_SAMPLES if s["httpMethod"] in ("POST", "PUT", "PATCH")]
+
+
+@pytest.mark.parametrize("sample", WRITE_SAMPLES, ids=lambda s: f"{s['httpMethod']} {s['resource']}")
+def test_bodies_json_cannot_hold_get_a_4xx_problem(
+    gateway: gw.Gateway, own: dict[str, str], sample: dict[str, Any]
+) -> None:
+    params = {k: own.get(k, v) for k, v in (sample.get("pathParameters") or {}).items()}
+    if _is_admin(sample):
+        params = {k: OWN_IDS.get(k, v) for k, v in params.items()}
+    for name, data in RAW_BODIES.items():
+        status, headers, body = _send(gateway, sample, params, {}, data, next(REQUESTS))
+        _check(status, headers, body, f"{sample['httpMethod']} {sample['resource']} with {name}")

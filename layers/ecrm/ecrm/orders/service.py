@@ -3,7 +3,6 @@ loyalty) never happen here: they follow from the table's stream, so a write and 
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any
 
@@ -11,7 +10,7 @@ from ecrm.catalog import skus
 from ecrm.customers.identity import Customer, normalise_email
 from ecrm.orders import carriers, lifecycle, store, tracking_links
 from ecrm.orders.model import PlaceOrderRequest, price_order, timeline_entry, validate_place_order
-from ecrm.platform import clock, ids, paging
+from ecrm.platform import clock, ids, jsonbody, paging
 from ecrm.platform.errors import BadRequest, NotFound, ValidationFailed
 from ecrm.platform.observability import count, logger
 from ecrm.platform.settings import env
@@ -233,11 +232,7 @@ def carrier_event(raw_body: bytes, signature: str | None, correlation_id: str | 
     if not signature:
         raise carriers.SignatureError(f"the {carriers.SIGNATURE_HEADER} header is required")
     carriers.verify_signature(env("CARRIER_WEBHOOK_SECRET").encode(), raw_body, signature, clock.now())
-    try:
-        doc = json.loads(raw_body)
-    except (ValueError, UnicodeDecodeError) as err:
-        raise BadRequest("body must be JSON", field="body") from err
-    event = carriers.parse_carrier_event(doc)
+    event = carriers.parse_carrier_event(jsonbody.parse(raw_body))
     order_id = store.order_id_by_tracking(event.carrier, event.tracking_number)
     if order_id is None:
         raise ValidationFailed(f"no order has {event.carrier} tracking number {event.tracking_number}",
