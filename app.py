@@ -94,19 +94,28 @@ def _problem(err: AppError, path: str) -> Response:
     )
 
 
+_CHALICE_ERRORS: dict[int, tuple[str, str]] = {
+    404: ("Not found", "not-found"),
+    405: ("Method not allowed", "method-not-allowed"),
+    415: ("Unsupported media type", "unsupported-media-type"),
+}
+
+
 def _chalice_error_as_problem(response: Response, path: str) -> Response:
-    # Chalice's own 4xx (unknown content type, bad JSON it parsed) in the same problem shape as ours.
-    try:
-        detail = json.loads(response.body).get("Message", "")
-    except (TypeError, ValueError, AttributeError):
-        detail = str(response.body)[:200]
+    # Chalice's own 4xx (unknown content type, bad JSON it parsed) in the same problem shape as ours. Its
+    # body is still the dict it will serialise ({"Code": ..., "Message": ...}) or, once serialised, JSON.
+    doc: Any = response.body
+    if isinstance(doc, (str, bytes)):
+        try:
+            doc = json.loads(doc)
+        except ValueError:
+            doc = {"Message": str(response.body)[:200]}
+    detail = doc.get("Message") if isinstance(doc, dict) else None
     err = AppError(
-        detail or "request rejected", field="Content-Type" if response.status_code == 415 else None
+        str(detail or "request rejected"), field="Content-Type" if response.status_code == 415 else None
     )
     err.status = response.status_code
-    err.title = {404: "Not found", 405: "Method not allowed", 415: "Unsupported media type"}.get(
-        response.status_code, "Bad request"
-    )
+    err.title, err.type_slug = _CHALICE_ERRORS.get(response.status_code, ("Bad request", "bad-request"))
     return _problem(err, path)
 
 

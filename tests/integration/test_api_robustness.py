@@ -330,3 +330,24 @@ def test_bodies_json_cannot_hold_get_a_4xx_problem(
     for name, data in RAW_BODIES.items():
         status, headers, body = _send(gateway, sample, params, {}, data, next(REQUESTS))
         _check(status, headers, body, f"{sample['httpMethod']} {sample['resource']} with {name}")
+
+
+def test_a_body_that_is_not_json_by_its_media_type_is_a_415_naming_it(gateway: gw.Gateway) -> None:
+    for media_type in ("text/plain", "multipart/form-data; boundary=x"):
+        status, headers, data = gateway.handle(
+            "POST",
+            "/products/car-aurora/configurations/validate",
+            {"content-type": media_type},
+            b"{}",
+            "10.79.0.1",
+        )
+        problem = json.loads(data)
+        assert status == 415 and headers["Content-Type"] == "application/problem+json"
+        assert (
+            problem["type"].endswith("/unsupported-media-type")
+            and problem["title"] == "Unsupported media type"
+        )
+        assert (
+            problem["detail"] == f"Unsupported media type: {media_type}"
+        )  # Chalice's words, not a dict's repr
+        assert problem["errors"] == [{"field": "Content-Type", "detail": problem["detail"]}]
