@@ -37,6 +37,7 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.cmd is None:
         args = parser.parse_args(["run", *(argv or [])])
+    from infra.local.stack import PortInUse
     from infra.local.system import LocalSystem
 
     system = LocalSystem(
@@ -49,7 +50,11 @@ def main(argv: list[str] | None = None) -> int:
     done = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: done.set())
     signal.signal(signal.SIGTERM, lambda *_: done.set())
-    system.start()
+    try:
+        system.start()
+    except PortInUse as err:
+        print(f"e-CRM local stack: {err}", file=sys.stderr, flush=True)
+        return 2
     print(
         f"e-CRM local stack ready: API http://127.0.0.1:{system.http_port}  AWS {system.stack.endpoint}"
         f"  outbox {args.outbox}  (Ctrl-C to stop)",

@@ -6,6 +6,7 @@ import importlib.util
 import json
 import logging
 import os
+import socket
 import sys
 import threading
 import time
@@ -44,10 +45,34 @@ def _aws_env(endpoint: str) -> dict[str, str]:
     }
 
 
+class PortInUse(RuntimeError):
+    """A fixed local port is taken by another program."""
+
+
+def require_free_port(port: int, option: str) -> None:
+    """Raise `PortInUse` naming `option` when 127.0.0.1:`port` (not 0, "any") cannot be bound.
+
+    moto's threaded server only prints a busy port from its own thread and then never becomes ready, so
+    without this check `make run` would hang instead of saying what is wrong (on macOS, AirPlay holds 5000).
+    """
+    if not port:
+        return
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        # As the servers do: connections of a previous run lingering in TIME_WAIT do not make a port busy.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError as err:
+            raise PortInUse(
+                f"port {port} is in use by another program: stop it, or pick another with {option} N"
+            ) from err
+
+
 def start_moto(port: int = 0) -> tuple[Any, str]:
     """An in-process moto server on 127.0.0.1; returns it and its endpoint URL."""
     from moto.server import ThreadedMotoServer
 
+    require_free_port(port, "--moto-port")
     moto_patches.apply()
 
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)

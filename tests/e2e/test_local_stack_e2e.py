@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -17,7 +18,7 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from tests.e2e.conftest import READY_LINE, ROOT, LocalStack, person_env, wait_for
+from tests.e2e.conftest import READY_LINE, ROOT, LocalStack, free_port, person_env, wait_for
 from tests.integration.orders_helpers import order_body, unique_email
 
 pytestmark = pytest.mark.e2e
@@ -154,6 +155,29 @@ def test_admin_route_and_aws_cli_status_changes_each_email_once(local_stack: Loc
 def test_tracking_links_point_at_the_running_gateway(local_stack: LocalStack) -> None:
     order = requests.post(f"{local_stack.base}/orders", json=order_body(unique_email()), timeout=30).json()
     assert order["tracking_url"].startswith(f"{local_stack.base}/track/")
+
+
+@pytest.mark.parametrize("option", ["--port", "--moto-port"])
+def test_a_busy_port_is_named_and_the_start_gives_up_instead_of_hanging(option: str) -> None:
+    # moto's server reports a busy port only from its own thread and then never gets ready: without the
+    # check up front, `make run` hung (port 5000 is AirPlay's on macOS).
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        ports = {"--port": str(free_port()), "--moto-port": str(free_port()), option: str(port)}
+        args = [x for kv in ports.items() for x in kv]
+        run = subprocess.run(
+            [sys.executable, "-m", "infra.local", "run", *args, "--no-seed"],
+            cwd=ROOT,
+            env=person_env(),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert run.returncode == 2, run.stdout + run.stderr
+    assert f"port {port} is in use by another program" in run.stderr and option in run.stderr
+    assert READY_LINE not in run.stdout and "Traceback" not in run.stderr
 
 
 def test_ctrl_c_stops_the_stack_cleanly(local_stack: LocalStack) -> None:
