@@ -40,7 +40,8 @@ def correlation(event: Request, get_response: Any) -> Response:
     set_lambda_context(event.lambda_context)
     response = get_response(event)
     if 400 <= response.status_code < 500 and response.headers.get("Content-Type") != PROBLEM:
-        response = _chalice_error_as_problem(response, event.path)
+        called = str(event.to_original_event().get("path") or event.path)  # the URL, not the route template
+        response = _chalice_error_as_problem(response, called)
     response.headers["X-Correlation-Id"] = correlation_id
     metrics.flush_metrics()
     return response
@@ -95,7 +96,6 @@ def _problem(err: AppError, path: str) -> Response:
 
 
 _CHALICE_ERRORS: dict[int, tuple[str, str]] = {
-    404: ("Not found", "not-found"),
     405: ("Method not allowed", "method-not-allowed"),
     415: ("Unsupported media type", "unsupported-media-type"),
 }
@@ -116,7 +116,10 @@ def _chalice_error_as_problem(response: Response, path: str) -> Response:
     )
     err.status = response.status_code
     err.title, err.type_slug = _CHALICE_ERRORS.get(response.status_code, ("Bad request", "bad-request"))
-    return _problem(err, path)
+    problem = _problem(err, path)
+    # Keep what Chalice said besides the body: `Allow` on a 405, CORS headers.
+    problem.headers = {**response.headers, **problem.headers}
+    return problem
 
 
 def body() -> Any:

@@ -24,6 +24,9 @@ def test_a_json_document_parses_with_or_without_a_byte_order_mark() -> None:
         (b"[" * 30000 + b"]" * 30000, "nests too deeply"),
         (b'{"name": "\xff"}', "UTF-8"),
         (b"{} {}", "not valid JSON"),
+        (b'{"points": 1e999}', "1e999 is out of range"),
+        ('{"points": 1}'.encode("utf-16"), "UTF-8"),
+        (b'{"points": ' + b"9" * 5000 + b"}", "a number is too long"),
         (b"{'single': 'quotes'}", "not valid JSON"),
     ],
 )

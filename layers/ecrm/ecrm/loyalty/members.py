@@ -56,7 +56,7 @@ def join(customer: Customer, body: Any) -> dict[str, Any]:
             if owner != customer.customer_id:
                 raise Conflict("another member already uses this email address", field="email") from err
         if "ConditionalCheckFailed" in codes:
-            raise Conflict("already a member", field="customer_id", type="already-member") from err
+            raise Conflict("already a member", field="customer_id") from err
         raise
     count("LoyaltyMemberJoined")
     logger.info("member joined", extra={"customer_id": customer.customer_id, "consent": consent})

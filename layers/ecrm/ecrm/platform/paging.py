@@ -22,6 +22,10 @@ def encode(key: dict[str, Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(key, separators=(",", ":")).encode()).decode().rstrip("=")
 
 
+# Four key strings of at most 1024 bytes each, as base64 of JSON, fit well within this.
+MAX_CURSOR_CHARS = 8192
+
+
 def decode(
     cursor: str,
     expected: Callable[[dict[str, str]], bool],
@@ -30,9 +34,11 @@ def decode(
     """The ExclusiveStartKey for `cursor`: string attributes `keys` exactly, accepted by `expected` (given the
     plain string values); anything else is a 400 naming `cursor`."""
     invalid = BadRequest("cursor is not valid", field="cursor")
+    if len(cursor) > MAX_CURSOR_CHARS:
+        raise invalid
     try:
         key = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except ValueError as err:
+    except (ValueError, RecursionError) as err:  # RecursionError: brackets nested past the parser's depth
         raise invalid from err
     if not isinstance(key, dict) or set(key) != keys:
         raise invalid
