@@ -49,8 +49,8 @@ class PortInUse(RuntimeError):
     """A fixed local port is taken by another program."""
 
 
-def require_free_port(port: int, option: str) -> None:
-    """Raise `PortInUse` naming `option` when 127.0.0.1:`port` (not 0, "any") cannot be bound.
+def require_free_port(port: int | None, option: str) -> None:
+    """Raise `PortInUse` naming `option` when 127.0.0.1:`port` cannot be bound (0 or None: nothing to check).
 
     moto's threaded server only prints a busy port from its own thread and then never becomes ready, so
     without this check `make run` would hang instead of saying what is wrong (on macOS, AirPlay holds 5000).

@@ -56,8 +56,8 @@ class LocalSystem:
     def start(self) -> LocalSystem:
         """Bring everything up; returns self."""
         started = time.monotonic()
-        if self.http_port:  # checked first: a busy API port found after moto started would leave it running
-            stack.require_free_port(self.http_port, "--port")
+        # The API port first: a busy one found after moto started would leave moto running.
+        stack.require_free_port(self.http_port, "--port")
         self.moto, endpoint = stack.start_moto(self.moto_port)
         overrides = {}
         if self.http_port is not None:

@@ -103,9 +103,7 @@ def mutated(
 ) -> tuple[dict[str, str], dict[str, str], Any]:
     """The sample's path parameters (pointed at `own` ids), query string and JSON body, after one to three
     mutations."""
-    params = {k: own.get(k, v) for k, v in (sample.get("pathParameters") or {}).items()}
-    if _is_admin(sample):
-        params = {k: OWN_IDS.get(k, v) for k, v in params.items()}
+    params = _own_params(sample, own)
     query = dict(sample.get("queryStringParameters") or {})
     doc = json.loads(sample["body"]) if sample.get("body") else None
     if isinstance(doc, dict):
@@ -149,6 +147,14 @@ def _own_addresses(doc: Any) -> Any:
     if isinstance(doc, list):
         return [_own_addresses(v) for v in doc]
     return doc
+
+
+def _own_params(sample: dict[str, Any], own: dict[str, str]) -> dict[str, str]:
+    """The sample's path parameters, pointed at what `own` created (and admin writes at `OWN_IDS`)."""
+    params = {k: own.get(k, v) for k, v in (sample.get("pathParameters") or {}).items()}
+    if _is_admin(sample):
+        params = {k: OWN_IDS.get(k, v) for k, v in params.items()}
+    return params
 
 
 def _is_admin(sample: dict[str, Any]) -> bool:
@@ -351,9 +357,7 @@ WRITE_SAMPLES = [s for s in JSON_SAMPLES if s["httpMethod"] in ("POST", "PUT", "
 def test_bodies_json_cannot_hold_get_a_4xx_problem(
     gateway: gw.Gateway, own: dict[str, str], sample: dict[str, Any]
 ) -> None:
-    params = {k: own.get(k, v) for k, v in (sample.get("pathParameters") or {}).items()}
-    if _is_admin(sample):
-        params = {k: OWN_IDS.get(k, v) for k, v in params.items()}
+    params = _own_params(sample, own)
     for name, data in RAW_BODIES.items():
         status, headers, body = _send(gateway, sample, params, {}, data, next(REQUESTS))
         what = f"{sample['httpMethod']} {sample['resource']} with {name}"
