@@ -41,6 +41,9 @@ SplitEntry = tuple[tuple[Item, ...], int, int]
 # A clause for `patch_all`: its items with their groups, per group the values making one of its items on
 # that group true, and per group its `SplitEntry`.
 ClauseView = tuple[tuple[tuple[bool, int, int], ...], dict[int, int], dict[int, SplitEntry]]
+# What `clause_truth` finds of a configuration: per group, the clauses its value makes true; the clauses
+# true through at least one group; through at least two.
+ClauseTruth = tuple[list[tuple[int, int]], int, int]
 
 
 # A group held no clause alone (shared, never changed).
@@ -351,6 +354,12 @@ class CompiledModel:
         self.sym_masks: list[tuple[tuple[int, int], ...]] = [
             tuple((1 << cls[0], _mask(cls)) for cls in classes) for classes in self.sym_classes
         ]
+        # Per bit, the mask of its class (0 for a bit of a group without options).
+        self.class_of_bit: list[int] = [0] * nbits
+        for classes in self.sym_classes:
+            for cls in classes:
+                for b in cls:
+                    self.class_of_bit[b] = _mask(cls)
         # The same with the representative's bit index, for lookups in `implied_off_table`.
         self.sym_entries: list[tuple[tuple[int, int, int], ...]] = [
             tuple((1 << cls[0], _mask(cls), cls[0]) for cls in classes) for classes in self.sym_classes
@@ -609,17 +618,11 @@ class CompiledModel:
                 memo[held] = found
         return found
 
-    def patch_all(self, full: int) -> tuple[list[int], list[list[SplitEntry]]]:
-        """`patch_mask(gi, full)` for every at-most-one group `gi` at once (entries of other groups are
-        meaningless), without one pass per group; and per group, the `group_split` entries of the clauses
-        that only that group's value holds in `full` (the ones a change of that value may break). The lists
-        handed out are shared: read them, do not change them.
-
-        A clause that `full` satisfies through items of one group only restricts that group's values to
-        those satisfying it; a clause satisfied through two groups survives any swap of one group. Both
-        steps are per-model tables (`true_clauses`, `_group_held`), so a valid `full` costs a few lookups
-        per group; one that breaks a clause goes through `patch_all_plain`.
-        """
+    def clause_truth(self, full: int) -> ClauseTruth:
+        """Per group with clause items, the clauses its value in `full` makes true (as bits of positions in
+        `clause_items`); then the clauses true through at least one group, and through at least two.
+        `full` satisfies every clause iff the second is `clauses_all` (what `holds_all(clause_ids, full)`
+        says), and `patch_all` needs all three: one pass of per-model lookups serves both."""
         gmasks = self.group_mask
         once = twice = 0
         trues: list[tuple[int, int]] = []
@@ -632,6 +635,24 @@ class CompiledModel:
             twice |= once & t
             once |= t
             trues.append((gj, t))
+        return trues, once, twice
+
+    def patch_all(
+        self, full: int, truth: ClauseTruth | None = None
+    ) -> tuple[list[int], list[list[SplitEntry]]]:
+        """`patch_mask(gi, full)` for every at-most-one group `gi` at once (entries of other groups are
+        meaningless), without one pass per group; and per group, the `group_split` entries of the clauses
+        that only that group's value holds in `full` (the ones a change of that value may break). The lists
+        handed out are shared: read them, do not change them.
+
+        A clause that `full` satisfies through items of one group only restricts that group's values to
+        those satisfying it; a clause satisfied through two groups survives any swap of one group. Both
+        steps are per-model tables (`true_clauses`, `_group_held`), so a valid `full` costs a few lookups
+        per group; one that breaks a clause goes through `patch_all_plain`. `truth` is `clause_truth(full)`
+        when the caller has it already.
+        """
+        gmasks = self.group_mask
+        trues, once, twice = self.clause_truth(full) if truth is None else truth
         if once != self.clauses_all:
             return self.patch_all_plain(full)
         only = once ^ twice

@@ -16,7 +16,13 @@ from decimal import Decimal
 from itertools import combinations
 from typing import Any
 
-from ecrm.catalog.encoding import DEFAULT_BUDGET, CompiledModel, SearchLimitExceeded, SplitEntry
+from ecrm.catalog.encoding import (
+    DEFAULT_BUDGET,
+    ClauseTruth,
+    CompiledModel,
+    SearchLimitExceeded,
+    SplitEntry,
+)
 from ecrm.catalog.model import ProductModel, format_decimal
 
 # Repair is an optimisation; these caps keep a pathological selection from costing more than a few ms.
@@ -132,6 +138,7 @@ class Analysis:
         self._pooled: set[int] = set()  # the same, for membership tests (and the selection's own witness)
         self._dangerous_memo: dict[tuple[int, int], list[SplitEntry]] = {}
         self._held_by: list[list[SplitEntry]] = []  # `patch_all` of the witness, per group
+        self._witness_truth: ClauseTruth | None = None  # `clause_truth` of the witness, when at hand
         c = self.c
         self._must_change = 0  # groups (as bits of group indexes) whose count is outside their limits
         self._must_break = 0  # groups over their maximum
@@ -189,7 +196,11 @@ class Analysis:
             return found
         c = self.c
         probe = c.complete(*state, c.support_prefer)
-        return probe if c.holds_all(c.clause_ids, probe) else found
+        truth = c.clause_truth(probe)  # also what `patch_all` of the witness starts from
+        if truth[1] != c.clauses_all:
+            return found
+        self._witness_truth = truth
+        return probe
 
     def solution(self, chosen: int) -> int | None:
         """A full valid assignment containing the bits chosen (memoised per evaluation)."""
@@ -213,7 +224,7 @@ class Analysis:
         # What the selection's witness accepts in place of each group's value, for every group in one pass.
         patched_by_witness: list[int] | None = None
         if self.witness is not None:
-            patched_by_witness, self._held_by = c.patch_all(self.witness)
+            patched_by_witness, self._held_by = c.patch_all(self.witness, self._witness_truth)
         result: list[int] = []
         sym_reps = c.sym_reps
         group_mask = c.group_mask
@@ -287,38 +298,48 @@ class Analysis:
     def _multi_support(self, gi: int, own: int, base: int, witnesses: list[int]) -> int:
         """The supported values of the multi group `gi` (each added to the group's current choice).
 
-        Every chosen option is supported (a witness holds them all). An unchosen option that the propagated
-        selection rules out, or that rules out a chosen one by itself (`implied_off`), is not: these are
-        lookups, so they come before any witness is checked (about two options per click at 30 groups end
-        here). An option some witness accepts as an addition (`add_mask`, one pass per witness) is
-        supported; the rest are tested one class at a time. Only called when the selection has a witness,
-        so its propagated state exists.
+        Every chosen option is supported (a witness holds them all). The first witness's `add_mask` (what
+        it accepts as an addition, one pass) settles most classes at once; a class it leaves open is
+        unsupported when a lookup refutes it (the propagated selection rules it out, or by itself it rules
+        out a chosen option: `implied_off`), else it is tried against the other witnesses, then searched.
+        Only called when the selection has a witness, so its propagated state exists.
         """
         c = self.c
-        covered = own
-        used = 0  # witnesses whose additions are in `covered` so far
-        supported = 0
+        gm = c.group_mask[gi]
+        reps = c.sym_reps[gi]
+        if own:
+            # A chosen option is not interchangeable with an unchosen one: a class holding one is split,
+            # and its unchosen rest gets a representative of its own.
+            for rep, cls_mask in c.sym_masks[gi]:
+                if cls_mask & own:
+                    reps ^= rep
+                    rest = cls_mask ^ (cls_mask & own)
+                    if rest:
+                        reps |= rest & -rest
+        covered = own | c.add_mask(gi, witnesses[0])
+        open_reps = reps ^ (reps & covered)
+        if not open_reps:
+            return gm
+        unsupported = 0
+        used = 1  # witnesses whose additions are in `covered` so far
         ruled_out = self._chosen_off
         table = c.implied_off_table
-        for _, cls_mask in c.sym_masks[gi]:
-            # A chosen option is not interchangeable with an unchosen one: split the class.
-            for part in (cls_mask & own, cls_mask & ~own):
-                if not part:
-                    continue
-                rep = part & -part
-                if not rep & covered:
-                    if rep & ruled_out:
+        class_of_bit = c.class_of_bit
+        while open_reps:
+            rep = open_reps & -open_reps
+            open_reps ^= rep
+            b = rep.bit_length() - 1
+            if not rep & ruled_out:
+                off = table[b]
+                if not (off if off >= 0 else c.implied_off(b)) & base:
+                    while not rep & covered and used < len(witnesses):
+                        covered |= c.add_mask(gi, witnesses[used])
+                        used += 1
+                    if rep & covered or self._multi_search_support(gi, rep, base, own, witnesses):
                         continue
-                    b = rep.bit_length() - 1
-                    off = table[b]
-                    if (off if off >= 0 else c.implied_off(b)) & base:
-                        continue
-                while not rep & covered and used < len(witnesses):
-                    covered |= c.add_mask(gi, witnesses[used])
-                    used += 1
-                if rep & covered or self._multi_search_support(gi, rep, base, own, witnesses):
-                    supported |= part
-        return supported
+            cls_mask = class_of_bit[b]
+            unsupported |= cls_mask ^ (cls_mask & own)
+        return gm ^ unsupported
 
     def _multi_search_support(self, gi: int, bit: int, base: int, own: int, witnesses: list[int]) -> bool:
         """Whether the unchosen option `bit` of the multi group `gi` can join `base` when no witness
