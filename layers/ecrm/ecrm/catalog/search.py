@@ -269,27 +269,29 @@ class Analysis:
         unsupported).
         """
         c = self.c
-        # One AND per class for both "accepted" and "ruled out by the propagated selection".
+        # The classes neither accepted nor ruled out by the propagated selection, in one mask operation.
         settled = patched if own or self.witness is None else patched | self._chosen_off
+        reps = c.sym_reps[gi]
+        reps ^= reps & settled
         table = c.implied_off_table
-        open_classes: list[tuple[int, int]] = []
-        for rep, cls_mask, b in c.sym_entries[gi]:
-            if rep & settled:
-                continue
+        pending = 0
+        while reps:
+            rep = reps & -reps
+            reps ^= rep
+            b = rep.bit_length() - 1
             off = table[b]
             if off < 0:
                 off = c.implied_off(b)
             if not off & base:
-                open_classes.append((rep, cls_mask))
-        if not open_classes:
-            return patched
-        pending = sum(rep for rep, _ in open_classes)
-        for rep, cls_mask in open_classes:
+                pending |= rep
+        class_of_bit = c.class_of_bit
+        while pending:
+            rep = pending & -pending
             pending ^= rep
             if rep & patched:
                 continue
             if self._search_support(gi, rep, base, True, witnesses):
-                patched |= cls_mask
+                patched |= class_of_bit[rep.bit_length() - 1]
                 if pending & patched != pending:
                     # The configuration found may vouch for the values still to test too.
                     patched |= c.patch_mask(gi, witnesses[-1])
@@ -399,9 +401,10 @@ class Analysis:
 
     def _patched_twice(self, gi: int, bit: int, witnesses: list[int], single_like: bool) -> bool:
         """Whether some witness, given `bit` in group `gi` (in place of its value there, or added to a multi
-        group) and one other group changed, is valid (`_two_group_patch`), or for a single-like group two
-        other groups (`_three_group_patch`, tried only once no witness works with one); the configuration
-        found then becomes a witness."""
+        group), is valid as it stands; else with one other group changed (`_two_group_patch`), or for a
+        single-like group two other groups (`_three_group_patch`, tried only once no witness works with
+        one). Each step is tried on every witness before the next, dearer one. The configuration found
+        then becomes a witness."""
         c = self.c
         gm = c.group_mask[gi]
         ginv = c.group_inv[gi]
@@ -417,11 +420,15 @@ class Analysis:
                 broken = self._broken_by_adding(gi, cand)
             else:
                 continue  # the multi group is full in this witness
-            found = self._two_group_patch(gi, cand, broken)
-            if found is not None:
+            if not broken:
+                found = cand  # a later witness takes it as it stands: no mend to try on the earlier ones
                 break
-            if broken:
-                tried.append((cand, broken))
+            tried.append((cand, broken))
+        if found is None:
+            for cand, broken in tried:
+                found = self._two_group_patch(gi, cand, broken)
+                if found is not None:
+                    break
         if found is None and single_like:
             for cand, broken in tried:
                 found = self._three_group_patch(gi, cand, broken)

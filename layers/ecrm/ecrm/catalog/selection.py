@@ -18,6 +18,9 @@ from ecrm.catalog.model import (
 )
 from ecrm.platform.ids import content_hash
 
+# Distinct number strings remembered per model (each entry is a few dozen bytes).
+NUMBER_MEMO_LIMIT = 4096
+
 
 def normalise_selection(model: ProductModel, selection: Mapping[str, Any]) -> dict[str, Any]:
     """Validate `selection` against the model and return its canonical form.
@@ -75,7 +78,7 @@ def read_selection(model: ProductModel, selection: Mapping[str, Any]) -> tuple[d
                 out[group.id] = text
                 bits |= 1 << c.group_bits[gi][0]
         else:
-            read = _read_number(group, raw, where)
+            read = _read_number_text(c.derived, gi, group, raw, where)
             if read is not None:
                 out[group.id] = read[0]
                 bits |= 1 << c.number_bit(gi, read[1])
@@ -121,6 +124,24 @@ def _read_text(group: Group, raw: Any, where: str) -> str | None:
     if group.pattern is not None and not group.pattern.fullmatch(text):
         raise SelectionError(where, "does not match the allowed pattern")
     return text
+
+
+def _read_number_text(
+    derived: dict[str, Any], gi: int, group: Group, raw: Any, where: str
+) -> tuple[str, int] | None:
+    """`_read_number`, memoised per model for the strings customers send: a handful of grid points (shoe
+    sizes) come back on every click, and reading one through Decimal costs more than the rest of a group."""
+    if not isinstance(raw, str):
+        return _read_number(group, raw, where)
+    memo = derived.get("number_reads")
+    if memo is None:
+        memo = derived["number_reads"] = {}
+    read = memo.get((gi, raw))
+    if read is None:
+        read = _read_number(group, raw, where)  # raises for a bad value, which is never memoised
+        if read is not None and len(memo) < NUMBER_MEMO_LIMIT:
+            memo[(gi, raw)] = read
+    return read
 
 
 def _read_number(group: Group, raw: Any, where: str) -> tuple[str, int] | None:
