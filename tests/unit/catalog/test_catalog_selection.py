@@ -93,6 +93,18 @@ def test_numbers_off_grid_out_of_range_or_inexact_are_refused(raw: Any) -> None:
     assert info.value.field == "selection.size"
 
 
+def test_number_strings_read_again_give_the_same_answer_and_bad_ones_are_refused_every_time() -> None:
+    # Number strings are memoised per model (see selection._read_number_text); only good reads are kept.
+    shoe = parse_product(load_seed("shoe"))
+    for _ in range(2):
+        assert normalise_selection(shoe, {"size": "42.50"}) == {"size": "42.5"}
+        with pytest.raises(SelectionError):
+            normalise_selection(shoe, {"size": "42.25"})
+        with pytest.raises(SelectionError):
+            normalise_selection(shoe, {"size": True})
+    assert shoe.compiled.derived["number_reads"] == {(shoe.group_index["size"], "42.50"): ("42.5", 13)}
+
+
 def test_unset_values_are_dropped_and_lists_sorted() -> None:
     sel = normalise_selection(
         CAR,
