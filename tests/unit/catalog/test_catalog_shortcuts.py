@@ -107,8 +107,11 @@ def _item_true(item: tuple[bool, int], full: int) -> bool:
 
 
 def _check_patches(c: CompiledModel, w: int) -> None:
-    """`patch_all` and `add_mask` against one full check per value."""
+    """`patch_all` and `add_mask` (also from the clause truth, as the supports read it for their witness)
+    against one full check per value."""
     allowed, held_by = c.patch_all(w)
+    trues, once, twice = c.clause_truth(w)
+    assert once == c.clauses_all  # every clause true
     for gi, gm in enumerate(c.group_mask):
         bits = [1 << b for b in c.group_bits[gi]]
         if c.group_hi[gi] == 1:
@@ -120,6 +123,10 @@ def _check_patches(c: CompiledModel, w: int) -> None:
             assert held_by[gi] == only_here, gi
         expected_add = sum(b for b in bits if _holds(c, w | b))
         assert c.add_mask(gi, w) == expected_add, gi
+        # The clauses on the group that no other group holds decide what it can add.
+        held_elsewhere = twice | (once & ~dict(trues).get(gi, 0))
+        alone = c.group_clause_bits[gi] & ~held_elsewhere
+        assert c.add_mask_alone(gi, w & gm, alone) == expected_add, gi
 
 
 @SETTINGS

@@ -139,6 +139,7 @@ class Analysis:
         self._dangerous_memo: dict[tuple[int, int], list[SplitEntry]] = {}
         self._held_by: list[list[SplitEntry]] = []  # `patch_all` of the witness, per group
         self._witness_truth: ClauseTruth | None = None  # `clause_truth` of the witness, when at hand
+        self._witness_trues: dict[int, int] | None = None  # its first part as a dict, when needed
         c = self.c
         self._must_change = 0  # groups (as bits of group indexes) whose count is outside their limits
         self._must_break = 0  # groups over their maximum
@@ -224,6 +225,8 @@ class Analysis:
         # What the selection's witness accepts in place of each group's value, for every group in one pass.
         patched_by_witness: list[int] | None = None
         if self.witness is not None:
+            if self._witness_truth is None:
+                self._witness_truth = c.clause_truth(self.witness)
             patched_by_witness, self._held_by = c.patch_all(self.witness, self._witness_truth)
         result: list[int] = []
         sym_reps = c.sym_reps
@@ -306,7 +309,7 @@ class Analysis:
                     rest = cls_mask ^ (cls_mask & own)
                     if rest:
                         reps |= rest & -rest
-        covered = own | c.add_mask(gi, witnesses[0])
+        covered = own | self._witness_add_mask(gi, witnesses[0])
         open_reps = reps ^ (reps & covered)
         if not open_reps:
             return gm
@@ -330,6 +333,21 @@ class Analysis:
             cls_mask = class_of_bit[b]
             unsupported |= cls_mask ^ (cls_mask & own)
         return gm ^ unsupported
+
+    def _witness_add_mask(self, gi: int, w: int) -> int:
+        """`add_mask(gi, w)`, by per-model lookups when `w` is the selection's witness (its clause truth is
+        at hand): the clauses on `gi` that only `gi` holds decide it."""
+        truth = self._witness_truth
+        if w is not self.witness or truth is None:
+            return self.c.add_mask(gi, w)
+        c = self.c
+        trues, once, twice = truth
+        if self._witness_trues is None:
+            self._witness_trues = dict(trues)
+        mine = self._witness_trues.get(gi, 0)
+        on_group = c.group_clause_bits[gi]
+        held_elsewhere = twice | (once ^ (once & mine))
+        return c.add_mask_alone(gi, w & c.group_mask[gi], on_group ^ (on_group & held_elsewhere))
 
     def _multi_search_support(self, gi: int, bit: int, base: int, own: int, witnesses: list[int]) -> bool:
         """Whether the unchosen option `bit` of the multi group `gi` can join `base` when no witness
