@@ -337,6 +337,9 @@ class CompiledModel:
             tuple(ci for ci in touching if not self.cons[ci][0]) for touching in self.group_cons
         ]
         self.sym_reps: list[int] = [sum(1 << cls[0] for cls in classes) for classes in self.sym_classes]
+        # The representatives of every single-like group's classes; the groups that are not single-like.
+        self.single_like_reps = sum(r for r, one in zip(self.sym_reps, self.single_like, strict=True) if one)
+        self.multi_groups: tuple[int, ...] = tuple(gi for gi, one in enumerate(self.single_like) if not one)
         # For `wake_list`: per bit of a group of at most one value, the clauses on the group that have no
         # item made true by that value alone; per group, its cardinality and the same for "no value".
         self.wake_on_value: list[tuple[int, ...]] = [() for _ in range(nbits)]

@@ -220,47 +220,51 @@ class Analysis:
 
     def supported_bits(self) -> list[int]:
         """Per group, the mask of its bits that extend the selection to a valid configuration."""
+        if self.witness is None:
+            return self._supported_bits_without_witness()
+        c = self.c
+        # What the selection's witness accepts in place of each group's value, for every group in one pass.
+        if self._witness_truth is None:
+            self._witness_truth = c.clause_truth(self.witness)
+        result, self._held_by = c.patch_all(self.witness, self._witness_truth)
+        # A single-like group every class of which the witness accepts (or, in a group the selection leaves
+        # open, the propagated selection rules out) is settled as patched: the common case, found for all
+        # groups at once by mask operations. The rest, and the multi groups, get a look one by one.
+        reps = c.single_like_reps
+        open_reps = reps ^ (reps & sum(result))
+        loose = open_reps & self._chosen_off
+        open_reps ^= loose ^ (loose & self._fixed)
+        todo = set(c.multi_groups)
+        while open_reps:
+            gi = c.bit_group[open_reps.bit_length() - 1]
+            todo.add(gi)
+            open_reps &= c.group_inv[gi]
+        chosen = self.chosen
+        for gi in sorted(todo):
+            # Valid configurations found for earlier groups that contain the whole selection are witnesses
+            # here too: patching them settles many options without a search.
+            witnesses = [self.witness, *self._pool[-(MAX_WITNESSES - 1) :]]
+            own = chosen & c.group_mask[gi]
+            if c.single_like[gi]:
+                result[gi] = self._single_like_support(gi, own, chosen ^ own, witnesses, result[gi])
+            else:
+                result[gi] = self._multi_support(gi, own, chosen, witnesses)
+        return result
+
+    def _supported_bits_without_witness(self) -> list[int]:
+        """`supported_bits` of a selection no valid configuration holds: a single-like group's values are
+        tested against the rest of the selection (its own choice may be the conflict); nothing else is
+        supported."""
         c = self.c
         chosen = self.chosen
-        # What the selection's witness accepts in place of each group's value, for every group in one pass.
-        patched_by_witness: list[int] | None = None
-        if self.witness is not None:
-            if self._witness_truth is None:
-                self._witness_truth = c.clause_truth(self.witness)
-            patched_by_witness, self._held_by = c.patch_all(self.witness, self._witness_truth)
         result: list[int] = []
-        sym_reps = c.sym_reps
-        group_mask = c.group_mask
-        # What the propagated selection rules out is settled too, in the groups the selection leaves open.
-        ruled_out = self._chosen_off
-        for gi, single_like in enumerate(c.single_like):  # a multi with max 1 still keeps its choice
-            if single_like and patched_by_witness is not None:
-                patched = patched_by_witness[gi]
-                reps = sym_reps[gi]
-                if reps & patched == reps or (
-                    not chosen & group_mask[gi] and reps & (patched | ruled_out) == reps
-                ):
-                    result.append(patched)  # every class is accepted or ruled out: the common case
-                    continue
-            own = chosen & group_mask[gi]
-            base = chosen ^ own if single_like else chosen
-            if self.witness is not None:
-                # Valid configurations found for earlier groups that contain the whole selection are
-                # witnesses here too: patching them settles many options without a search.
-                witnesses = [self.witness, *self._pool[-(MAX_WITNESSES - 1):]]
-            elif single_like and own:
-                # The rest of the selection may be fine and only this group's choice the conflict.
-                w = self.solution(base)
-                witnesses = [w] if w is not None else []
-            else:
-                witnesses = []
-            if not witnesses:
+        for gi, single_like in enumerate(c.single_like):
+            own = chosen & c.group_mask[gi]
+            w = self.solution(chosen ^ own) if single_like and own else None
+            if w is None:
                 result.append(0)
-            elif single_like:
-                patched = c.patch_mask(gi, witnesses[0]) if patched_by_witness is None else patched
-                result.append(self._single_like_support(gi, own, base, witnesses, patched))
             else:
-                result.append(self._multi_support(gi, own, base, witnesses))
+                result.append(self._single_like_support(gi, own, chosen ^ own, [w], c.patch_mask(gi, w)))
         return result
 
     def _single_like_support(self, gi: int, own: int, base: int, witnesses: list[int], patched: int) -> int:
