@@ -365,10 +365,6 @@ class CompiledModel:
             for cls in classes:
                 for b in cls:
                     self.class_of_bit[b] = _mask(cls)
-        # The same with the representative's bit index, for lookups in `implied_off_table`.
-        self.sym_entries: list[tuple[tuple[int, int, int], ...]] = [
-            tuple((1 << cls[0], _mask(cls), cls[0]) for cls in classes) for classes in self.sym_classes
-        ]
 
         # Immutable per-model data that higher layers derive lazily (e.g. violation texts); a plain dict
         # keeps this module free of their types.
