@@ -94,15 +94,19 @@ def test_numbers_off_grid_out_of_range_or_inexact_are_refused(raw: Any) -> None:
 
 
 def test_number_strings_read_again_give_the_same_answer_and_bad_ones_are_refused_every_time() -> None:
-    # Number strings are memoised per model (see selection._read_number_text); only good reads are kept.
+    # Number strings are memoised per model (see selection._read_number_memoised); only good reads are kept.
     shoe = parse_product(load_seed("shoe"))
+    padded = " " * 40 + "42.5"  # valid, but too long to be worth a memo entry
     for _ in range(2):
         assert normalise_selection(shoe, {"size": "42.50"}) == {"size": "42.5"}
-        with pytest.raises(SelectionError):
-            normalise_selection(shoe, {"size": "42.25"})
-        with pytest.raises(SelectionError):
-            normalise_selection(shoe, {"size": True})
-    assert shoe.compiled.derived["number_reads"] == {(shoe.group_index["size"], "42.50"): ("42.5", 13)}
+        assert normalise_selection(shoe, {"size": " 42.5 "}) == {"size": "42.5"}
+        assert normalise_selection(shoe, {"size": padded}) == {"size": "42.5"}
+        for bad in ("42.25", "35.5", "abc"):
+            with pytest.raises(SelectionError) as info:
+                normalise_selection(shoe, {"size": bad})
+            assert info.value.field == "selection.size"
+    memo = shoe.compiled.derived["number_reads"]
+    assert sorted(raw for _, raw in memo) == [" 42.5 ", "42.50"]
 
 
 def test_unset_values_are_dropped_and_lists_sorted() -> None:

@@ -202,6 +202,25 @@ def test_witness_based_selectable_matches_one_search_per_value_on_small_models(
         assert Analysis(model, chosen).supported_bits() == _search_based_support(c, chosen)
 
 
+def test_what_a_multi_group_adds_to_the_selections_witness_matches_add_mask() -> None:
+    checked = 0
+    for seed in range(8):
+        doc = generated_model(seed, 12)
+        model = parse_product(doc)
+        c = model.compiled
+        rng = random.Random(seed)
+        for _ in range(25):
+            _, chosen = read_selection(model, _random_selection(c, rng, doc))
+            analysis = Analysis(model, chosen)
+            if analysis.witness is None:
+                continue
+            analysis.supported_bits()  # computes the witness's clause truth, as `evaluate` does
+            for gi in c.multi_groups:
+                assert analysis._witness_add_mask(gi) == c.add_mask(gi, analysis.witness), (seed, gi)
+                checked += 1
+    assert checked > 100
+
+
 def test_every_mended_witness_is_valid_and_keeps_the_selection() -> None:
     for seed in range(8):
         doc = generated_model(seed, 12)

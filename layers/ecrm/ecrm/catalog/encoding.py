@@ -359,7 +359,7 @@ class CompiledModel:
         self.sym_masks: list[tuple[tuple[int, int], ...]] = [
             tuple((1 << cls[0], _mask(cls)) for cls in classes) for classes in self.sym_classes
         ]
-        # Per bit, the mask of its class (0 for a bit of a group without options).
+        # Per bit, the mask of its symmetry class.
         self.class_of_bit: list[int] = [0] * nbits
         for classes in self.sym_classes:
             for cls in classes:
@@ -677,10 +677,11 @@ class CompiledModel:
     def patch_all(
         self, full: int, truth: ClauseTruth | None = None
     ) -> tuple[list[int], list[list[SplitEntry]]]:
-        """`patch_mask(gi, full)` for every at-most-one group `gi` at once (entries of other groups are
-        meaningless), without one pass per group; and per group, the `group_split` entries of the clauses
-        that only that group's value holds in `full` (the ones a change of that value may break). The lists
-        handed out are shared: read them, do not change them.
+        """`patch_mask(gi, full)` for every at-most-one group `gi` at once (entries of other groups mean
+        nothing, but every entry stays inside its group's mask, so the entries can be summed into one mask),
+        without one pass per group; and per group, the `group_split` entries of the clauses that only that
+        group's value holds in `full` (the ones a change of that value may break). The first list is the
+        caller's; the entries of the second are shared: read them, do not change them.
 
         A clause that `full` satisfies through items of one group only restricts that group's values to
         those satisfying it; a clause satisfied through two groups survives any swap of one group. Both

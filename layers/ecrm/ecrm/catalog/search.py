@@ -313,7 +313,7 @@ class Analysis:
                     rest = cls_mask ^ (cls_mask & own)
                     if rest:
                         reps |= rest & -rest
-        covered = own | self._witness_add_mask(gi, witnesses[0])
+        covered = own | self._witness_add_mask(gi)
         open_reps = reps ^ (reps & covered)
         if not open_reps:
             return gm
@@ -338,20 +338,19 @@ class Analysis:
             unsupported |= cls_mask ^ (cls_mask & own)
         return gm ^ unsupported
 
-    def _witness_add_mask(self, gi: int, w: int) -> int:
-        """`add_mask(gi, w)`, by per-model lookups when `w` is the selection's witness (its clause truth is
-        at hand): the clauses on `gi` that only `gi` holds decide it."""
-        truth = self._witness_truth
-        if w is not self.witness or truth is None:
-            return self.c.add_mask(gi, w)
+    def _witness_add_mask(self, gi: int) -> int:
+        """`add_mask(gi, witness)` for the selection's witness, by per-model lookups from its clause truth
+        (computed by `supported_bits`): the clauses on `gi` that no other group holds decide it."""
         c = self.c
+        truth = self._witness_truth
+        assert truth is not None and self.witness is not None
         trues, once, twice = truth
         if self._witness_trues is None:
             self._witness_trues = dict(trues)
         mine = self._witness_trues.get(gi, 0)
         on_group = c.group_clause_bits[gi]
         held_elsewhere = twice | (once ^ (once & mine))
-        return c.add_mask_alone(gi, w & c.group_mask[gi], on_group ^ (on_group & held_elsewhere))
+        return c.add_mask_alone(gi, self.witness & c.group_mask[gi], on_group ^ (on_group & held_elsewhere))
 
     def _multi_search_support(self, gi: int, bit: int, base: int, own: int, witnesses: list[int]) -> bool:
         """Whether the unchosen option `bit` of the multi group `gi` can join `base` when no witness
@@ -433,7 +432,7 @@ class Analysis:
             else:
                 continue  # the multi group is full in this witness
             if not broken:
-                found = cand  # a later witness takes it as it stands: no mend to try on the earlier ones
+                found = cand  # a witness takes it as it stands (so far only the first one was mended)
                 break
             tried.append((cand, broken))
             if k == 0:

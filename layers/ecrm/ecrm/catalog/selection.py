@@ -8,6 +8,7 @@ from functools import lru_cache
 from typing import Any
 
 from ecrm.catalog.model import (
+    MAX_NUMBER_CHARS,
     Group,
     NumberSpec,
     ProductModel,
@@ -18,7 +19,7 @@ from ecrm.catalog.model import (
 )
 from ecrm.platform.ids import content_hash
 
-# Distinct number strings remembered per model (each entry is a few dozen bytes).
+# Distinct number strings remembered per model (each entry is a few hundred bytes at most).
 NUMBER_MEMO_LIMIT = 4096
 
 
@@ -78,7 +79,7 @@ def read_selection(model: ProductModel, selection: Mapping[str, Any]) -> tuple[d
                 out[group.id] = text
                 bits |= 1 << c.group_bits[gi][0]
         else:
-            read = _read_number_text(c.derived, gi, group, raw, where)
+            read = _read_number_memoised(c.derived, gi, group, raw, where)
             if read is not None:
                 out[group.id] = read[0]
                 bits |= 1 << c.number_bit(gi, read[1])
@@ -126,12 +127,14 @@ def _read_text(group: Group, raw: Any, where: str) -> str | None:
     return text
 
 
-def _read_number_text(
+def _read_number_memoised(
     derived: dict[str, Any], gi: int, group: Group, raw: Any, where: str
 ) -> tuple[str, int] | None:
     """`_read_number`, memoised per model for the strings customers send: a handful of grid points (shoe
-    sizes) come back on every click, and reading one through Decimal costs more than the rest of a group."""
-    if not isinstance(raw, str):
+    sizes) come back on every click, and reading one through Decimal costs more than the rest of a group.
+    Only short strings read without error are kept, and a full memo starts over, so junk sent on purpose
+    costs memory once and never crowds out the common values for good."""
+    if not isinstance(raw, str) or len(raw) > MAX_NUMBER_CHARS:
         return _read_number(group, raw, where)
     memo = derived.get("number_reads")
     if memo is None:
@@ -139,7 +142,9 @@ def _read_number_text(
     read = memo.get((gi, raw))
     if read is None:
         read = _read_number(group, raw, where)  # raises for a bad value, which is never memoised
-        if read is not None and len(memo) < NUMBER_MEMO_LIMIT:
+        if read is not None:
+            if len(memo) >= NUMBER_MEMO_LIMIT:
+                memo.clear()
             memo[(gi, raw)] = read
     return read
 
