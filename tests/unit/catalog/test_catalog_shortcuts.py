@@ -9,6 +9,7 @@ witness-based `selectable` against one plain solver call per value.
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
@@ -124,7 +125,7 @@ def _check_patches(c: CompiledModel, w: int) -> None:
         expected_add = sum(b for b in bits if _holds(c, w | b))
         assert c.add_mask(gi, w) == expected_add, gi
         # The clauses on the group that no other group holds decide what it can add.
-        held_elsewhere = twice | (once & ~dict(trues).get(gi, 0))
+        held_elsewhere = twice | (once & ~trues.get(gi, 0))
         alone = c.group_clause_bits[gi] & ~held_elsewhere
         assert c.add_mask_alone(gi, w & gm, alone) == expected_add, gi
 
@@ -202,45 +203,41 @@ def test_witness_based_selectable_matches_one_search_per_value_on_small_models(
         assert Analysis(model, chosen).supported_bits() == _search_based_support(c, chosen)
 
 
-def test_what_a_multi_group_adds_to_the_selections_witness_matches_add_mask() -> None:
-    checked = 0
+def _analyses_with_witness(per_model: int) -> Iterator[tuple[CompiledModel, int, Analysis]]:
+    """(compiled model, chosen bits, analysis) of random selections with a witness, on 12-group models."""
     for seed in range(8):
         doc = generated_model(seed, 12)
         model = parse_product(doc)
         c = model.compiled
         rng = random.Random(seed)
-        for _ in range(25):
+        for _ in range(per_model):
             _, chosen = read_selection(model, _random_selection(c, rng, doc))
             analysis = Analysis(model, chosen)
-            if analysis.witness is None:
-                continue
-            analysis.supported_bits()  # computes the witness's clause truth, as `evaluate` does
-            for gi in c.multi_groups:
-                assert analysis._witness_add_mask(gi) == c.add_mask(gi, analysis.witness), (seed, gi)
-                checked += 1
+            if analysis.witness is not None:
+                yield c, chosen, analysis
+
+
+def test_what_a_multi_group_adds_to_the_selections_witness_matches_add_mask() -> None:
+    checked = 0
+    for c, _, analysis in _analyses_with_witness(25):
+        analysis.supported_bits()  # computes the witness's clause truth, as `evaluate` does
+        for gi in c.multi_groups:
+            assert analysis._witness_add_mask(gi) == c.add_mask(gi, analysis.witness), gi
+            checked += 1
     assert checked > 100
 
 
 def test_every_mended_witness_is_valid_and_keeps_the_selection() -> None:
-    for seed in range(8):
-        doc = generated_model(seed, 12)
-        model = parse_product(doc)
-        c = model.compiled
-        rng = random.Random(seed)
-        for _ in range(15):
-            _, chosen = read_selection(model, _random_selection(c, rng, doc))
-            analysis = Analysis(model, chosen)
-            if analysis.witness is None:
-                continue
-            for gi, gm in enumerate(c.group_mask):
-                single_like = c.groups[gi].kind != "multi"
-                base = chosen & ~gm if single_like else chosen
-                for b in c.group_bits[gi]:
-                    witnesses = [analysis.witness]
-                    if analysis._patched_twice(gi, 1 << b, witnesses, single_like):
-                        found = witnesses[-1]
-                        assert _holds(c, found)
-                        assert found & (base | 1 << b) == base | 1 << b
+    for c, chosen, analysis in _analyses_with_witness(15):
+        for gi, gm in enumerate(c.group_mask):
+            single_like = c.groups[gi].kind != "multi"
+            base = chosen & ~gm if single_like else chosen
+            for b in c.group_bits[gi]:
+                witnesses = [analysis.witness]
+                if analysis._patched_twice(gi, 1 << b, witnesses, single_like):
+                    found = witnesses[-1]
+                    assert _holds(c, found)
+                    assert found & (base | 1 << b) == base | 1 << b
 
 
 def test_supports_start_from_the_permissive_completion_and_repairs_from_the_defaults() -> None:

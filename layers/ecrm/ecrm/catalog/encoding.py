@@ -43,7 +43,7 @@ SplitEntry = tuple[tuple[Item, ...], int, int]
 ClauseView = tuple[tuple[tuple[bool, int, int], ...], dict[int, int], dict[int, SplitEntry]]
 # What `clause_truth` finds of a configuration: per group, the clauses its value makes true; the clauses
 # true through at least one group; through at least two.
-ClauseTruth = tuple[list[tuple[int, int]], int, int]
+ClauseTruth = tuple[dict[int, int], int, int]
 
 
 # A group held no clause alone (shared, never changed).
@@ -363,8 +363,9 @@ class CompiledModel:
         self.class_of_bit: list[int] = [0] * nbits
         for classes in self.sym_classes:
             for cls in classes:
+                cls_mask = _mask(cls)
                 for b in cls:
-                    self.class_of_bit[b] = _mask(cls)
+                    self.class_of_bit[b] = cls_mask
 
         # Immutable per-model data that higher layers derive lazily (e.g. violation texts); a plain dict
         # keeps this module free of their types.
@@ -662,7 +663,7 @@ class CompiledModel:
         says), and `patch_all` needs all three: one pass of per-model lookups serves both."""
         gmasks = self.group_mask
         once = twice = 0
-        trues: list[tuple[int, int]] = []
+        trues: dict[int, int] = {}
         memos = self._true_clauses
         for gj in self.item_groups:
             value = full & gmasks[gj]
@@ -671,7 +672,7 @@ class CompiledModel:
                 t = self.true_clauses(gj, value)
             twice |= once & t
             once |= t
-            trues.append((gj, t))
+            trues[gj] = t
         return trues, once, twice
 
     def patch_all(
@@ -697,7 +698,7 @@ class CompiledModel:
         allowed = list(gmasks)
         held_by: list[list[SplitEntry]] = [_NO_ENTRIES] * len(gmasks)
         held_memo = self._held_memo
-        for gj, t in trues:
+        for gj, t in trues.items():
             mine = t & only
             if mine:
                 found = held_memo[gj].get(mine)

@@ -139,7 +139,6 @@ class Analysis:
         self._dangerous_memo: dict[tuple[int, int], list[SplitEntry]] = {}
         self._held_by: list[list[SplitEntry]] = []  # `patch_all` of the witness, per group
         self._witness_truth: ClauseTruth | None = None  # `clause_truth` of the witness, when at hand
-        self._witness_trues: dict[int, int] | None = None  # its first part as a dict, when needed
         c = self.c
         self._must_change = 0  # groups (as bits of group indexes) whose count is outside their limits
         self._must_break = 0  # groups over their maximum
@@ -345,9 +344,7 @@ class Analysis:
         truth = self._witness_truth
         assert truth is not None and self.witness is not None
         trues, once, twice = truth
-        if self._witness_trues is None:
-            self._witness_trues = dict(trues)
-        mine = self._witness_trues.get(gi, 0)
+        mine = trues.get(gi, 0)
         on_group = c.group_clause_bits[gi]
         held_elsewhere = twice | (once ^ (once & mine))
         return c.add_mask_alone(gi, self.witness & c.group_mask[gi], on_group ^ (on_group & held_elsewhere))
